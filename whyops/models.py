@@ -1,0 +1,125 @@
+"""Frozen records handed from the caller's thread to exporters.
+
+A live span (``whyops._span.Span``) is mutable and belongs to the code it traces.
+When it ends it is frozen into a :class:`SpanRecord`; from then on only the
+flusher thread and exporters see it. Manual WhyOps events travel the same queue
+as an :class:`EventRecord` that already holds the wire payload.
+
+Values in ``inputs``/``output`` are the caller's objects, not yet JSON: turning
+them into JSON-safe data is done off the hot path (``whyops._capture``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+
+class SpanKind(str, enum.Enum):
+    """What a span stands for in an agent run."""
+
+    AGENT = "agent"
+    TOOL = "tool"
+    LLM = "llm"
+    EMBEDDING = "embedding"
+    SPAN = "span"
+
+
+class Status(str, enum.Enum):
+    OK = "ok"
+    ERROR = "error"
+
+
+@attrs.frozen(slots=True)
+class TokenUsage:
+    """Token counts of one model call.
+
+    ``prompt_tokens`` follows the provider: OpenAI counts cached prompt tokens in
+    it, Anthropic does not (see docs/wire-format.md).
+    """
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+
+
+@attrs.frozen(slots=True)
+class ThinkingBlock:
+    """A model's thinking: visible text with its signature, or a redacted blob."""
+
+    text: str | None = None
+    signature: str | None = None
+    redacted_data: str | None = None
+
+    @property
+    def redacted(self) -> bool:
+        return self.redacted_data is not None
+
+
+@attrs.frozen(slots=True)
+class ExceptionInfo:
+    type: str
+    message: str
+    traceback: str
+
+
+@attrs.frozen(slots=True)
+class SpanRecord:
+    """One finished span. Times are UTC epoch nanoseconds; duration is monotonic."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: SpanKind
+    start_time_ns: int
+    end_time_ns: int
+    duration_ns: int
+    status: Status = Status.OK
+    agent_name: str | None = None
+    thread_id: str | None = None
+    external_user_id: str | None = None
+    inputs: Mapping[str, Any] | None = None
+    output: Any = None
+    has_output: bool = False
+    exception: ExceptionInfo | None = None
+    thinking: tuple[ThinkingBlock, ...] = ()
+    usage: TokenUsage | None = None
+    model: str | None = None
+    provider: str | None = None
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(slots=True)
+class EventRecord:
+    """A WhyOps wire event built by the client's trace builder, ready to send."""
+
+    payload: Mapping[str, Any]
+
+
+Record = SpanRecord | EventRecord
+
+
+@attrs.frozen(slots=True)
+class DeliveryReport:
+    """What a flush or shutdown achieved, counted in records since start-up.
+
+    ``delivered``: accepted by the exporter. ``retried``: export attempts that were
+    repeated. ``dropped``: records lost (queue full, rejected, retries exhausted),
+    never silently. ``pending``: still queued when the call returned.
+    """
+
+    delivered: int = 0
+    retried: int = 0
+    dropped: int = 0
+    pending: int = 0
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.pending == 0 and not self.timed_out
