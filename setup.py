@@ -21,6 +21,7 @@ DEV = [
     "hypothesis>=6.100",
     "playwright>=1.45",
     "flask>=3.0",
+    "fastapi>=0.110",
     "ruff>=0.6",
     "mypy>=1.11",
     "rust-just>=1.30",

@@ -63,9 +63,17 @@ class ThinkingBlock:
 
 @attrs.frozen(slots=True)
 class ExceptionInfo:
+    """An exception that ended a span.
+
+    The span the exception was raised in records it in full. Each enclosing span it passed
+    through records only ``type`` and ``message``, with ``traceback`` empty and
+    ``origin_span_id`` naming the span that holds the full record.
+    """
+
     type: str
     message: str
     traceback: str
+    origin_span_id: str | None = None
 
 
 @attrs.frozen(slots=True)

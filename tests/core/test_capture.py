@@ -1,0 +1,211 @@
+"""Captured values become JSON-safe without ever raising, within visible limits."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import json
+import math
+from typing import Any
+
+import attrs
+import pydantic
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import whyops
+from whyops._capture import REDACTED, is_secret_key, snapshot, to_json_safe
+from whyops._config import Limits
+
+
+@dataclasses.dataclass
+class Order:
+    id: int
+    items: list[str]
+
+
+@attrs.define
+class Customer:
+    name: str
+    api_key: str
+
+
+class Reply(pydantic.BaseModel):
+    text: str
+    score: float
+
+
+class BrokenRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+def test_well_known_types_become_plain_json() -> None:
+    value = {
+        "order": Order(1, ["a"]),
+        "customer": Customer("ann", "sk-live"),
+        "reply": Reply(text="hi", score=0.5),
+        "bytes": b"\x00" * 10,
+        "when": datetime.datetime(2026, 1, 2, 3, 4, 5),
+        "color": Color.RED,
+        "set": {1},
+        "tuple": (1, 2),
+        "nan": math.nan,
+        "broken": BrokenRepr(),
+        3: "int key",
+    }
+    out = to_json_safe(value)
+    json.dumps(out, allow_nan=False)
+    assert out["order"] == {"id": 1, "items": ["a"]}
+    assert out["customer"] == {"name": "ann", "api_key": REDACTED}
+    assert out["reply"] == {"text": "hi", "score": 0.5}
+    assert out["bytes"] == "<bytes len=10>"
+    assert out["when"] == "2026-01-02T03:04:05"
+    assert out["color"] == "red" and out["set"] == [1] and out["tuple"] == [1, 2]
+    assert out["nan"] == "nan" and out["broken"] == "<unrepresentable BrokenRepr>"
+    assert out["3"] == "int key"
+
+
+def test_cycles_and_depth_are_cut() -> None:
+    loop: list[Any] = [1]
+    loop.append(loop)
+    d: dict[str, Any] = {}
+    d["self"] = d
+    assert to_json_safe(loop) == [1, "<cycle>"]
+    assert to_json_safe(d) == {"self": "<cycle>"}
+    shared = [1]
+    assert to_json_safe([shared, shared]) == [[1], [1]]  # repeated, not cyclic
+    deep: list[Any] = []
+    node = deep
+    for _ in range(100):
+        node.append([])
+        node = node[0]
+    text = json.dumps(to_json_safe(deep, Limits(max_depth=5)))
+    assert "<max depth: list>" in text
+
+
+def test_huge_values_are_truncated_with_a_visible_marker() -> None:
+    limits = Limits(max_string_length=10, max_items=3)
+    assert to_json_safe("x" * 25, limits) == "xxxxxxxxxx…[truncated 15 chars]"
+    assert to_json_safe(list(range(10)), limits) == [0, 1, 2, "…[truncated, 7 items]"]
+    out = to_json_safe({str(i): i for i in range(5)}, limits)
+    assert list(out) == ["0", "1", "2", "…"] and out["…"] == "[truncated, 2 more keys of 5]"
+
+
+def test_secret_keys_and_values_are_masked_but_token_counts_are_not() -> None:
+    for key in (
+        "api_key",
+        "apiKey",
+        "Authorization",
+        "password",
+        "x-api-key",
+        "access_token",
+        "client_secret",
+        "OPENAI_API_KEY",
+        "session_id",
+        "token",
+    ):
+        assert is_secret_key(key), key
+    for key in ("max_tokens", "prompt_tokens", "token_count", "author", "keyboard", "tokens"):
+        assert not is_secret_key(key), key
+    out = to_json_safe(
+        {
+            "headers": {"Authorization": "Bearer abc"},
+            "note": "Bearer abcdefghijk",
+            "key": "sk-proj-abcdefghijklmnopqrstuvwx",
+            "max_tokens": 5,
+        }
+    )
+    assert out == {
+        "headers": {"Authorization": REDACTED},
+        "note": REDACTED,
+        "key": REDACTED,
+        "max_tokens": 5,
+    }
+    assert to_json_safe({"password": "p"}, Limits(mask_secrets=False)) == {"password": "p"}
+
+
+def test_redaction_hook_sees_each_leaf_with_its_path() -> None:
+    seen = []
+
+    def redact(path: tuple[Any, ...], value: Any) -> Any:
+        seen.append(path)
+        return "***" if path[-1] == "email" else value
+
+    out = to_json_safe({"user": {"email": "a@b.c", "ids": [1]}}, Limits(redact=redact))
+    assert out == {"user": {"email": "***", "ids": [1]}}
+    assert ("user", "ids", 0) in seen
+
+    def broken(path: tuple[Any, ...], value: Any) -> Any:
+        raise RuntimeError("bad hook")
+
+    assert to_json_safe({"a": 1}, Limits(redact=broken)) == {"a": REDACTED}
+
+
+def test_top_level_containers_are_copied_at_call_time(memory: Any) -> None:
+    @whyops.tool
+    def keep(items: list[int], options: dict[str, Any]) -> list[int]:
+        return items
+
+    items, nested = [1, 2], {"deep": [1]}
+    options = {"nested": nested}
+    result = keep(items, options)
+    items.append(3)
+    options["added"] = True
+    nested["deep"].append(2)  # nested values are not copied: documented in docs/core.md
+    result.append(4)
+    (span,) = memory.spans()
+    assert span.inputs["items"] == [1, 2]
+    assert span.inputs["options"] == {"nested": {"deep": [1, 2]}}
+    assert span.output == [1, 2]
+
+
+def test_huge_arguments_are_capped_on_the_callers_thread(memory: Any) -> None:
+    @whyops.tool
+    def take(big: list[int], text: str) -> int:
+        return len(big)
+
+    take(list(range(100_000)), "y" * 1_000_000)
+    (span,) = memory.spans()
+    assert len(span.inputs["big"].items) == 200 and span.inputs["big"].original_size == 100_000
+    event = memory.events()[0]
+    args = event["content"]["toolCalls"][0]["arguments"]
+    assert args["big"][-1] == "…[truncated, 99800 items]"
+    assert args["text"].endswith("…[truncated 967232 chars]")
+    assert len(json.dumps(event)) < 50_000
+
+
+def test_snapshot_copies_only_top_level_builtin_containers() -> None:
+    inner = [1]
+    value = [inner]
+    copy = snapshot(value, 10)
+    assert copy == value and copy is not value and copy[0] is inner
+    assert snapshot(bytearray(b"ab"), 10) == b"ab"
+    marker = object()
+    assert snapshot(marker, 10) is marker
+
+
+json_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary()
+)
+values = st.recursive(
+    json_leaves,
+    lambda children: st.one_of(
+        st.lists(children),
+        st.dictionaries(st.one_of(st.text(), st.integers()), children),
+        st.tuples(children, children),
+        st.frozensets(st.integers()),
+    ),
+    max_leaves=50,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values)
+def test_any_value_converts_to_strict_json(value: Any) -> None:
+    json.dumps(to_json_safe(value, Limits(max_items=5, max_string_length=20)), allow_nan=False)

@@ -1,0 +1,197 @@
+"""Ambient context: nesting, concurrency without cross-talk, threads and thread pools."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from core_helpers import acall, call, make
+
+import whyops
+from whyops._threads import thread_pools_patched
+from whyops._tracer import get_tracer
+from whyops.models import SpanKind
+
+
+def _tree(memory: Any) -> dict[str, list[str]]:
+    """Child names per parent name, in start order."""
+    spans = sorted(memory.spans(), key=lambda s: s.start_time_ns)
+    by_id = {s.span_id: s for s in spans}
+    tree: dict[str, list[str]] = {}
+    for s in spans:
+        parent = by_id[s.parent_span_id].name if s.parent_span_id else "<root>"
+        tree.setdefault(parent, []).append(s.name)
+    return tree
+
+
+def test_spans_nest_under_the_current_span_across_await(memory: Any, flavor: str) -> None:
+    leaf_fn = whyops.tool(name="leaf")(make(flavor, lambda x: x))
+
+    @whyops.tool(name="middle")
+    async def middle(x: int) -> int:
+        await asyncio.sleep(0)
+        return await acall(leaf_fn, x) + await acall(leaf_fn, x)
+
+    @whyops.agent(name="root")
+    async def root() -> int:
+        assert whyops.current_span() is not None
+        return await middle(1)
+
+    assert call(root) == 2
+    assert _tree(memory) == {"<root>": ["root"], "root": ["middle"], "middle": ["leaf", "leaf"]}
+    trace_ids = {s.trace_id for s in memory.spans()}
+    assert len(trace_ids) == 1 and len(trace_ids.pop()) == 32
+    assert whyops.current_span() is None and whyops.current_trace_id() is None
+
+
+def test_agent_starts_a_trace_and_names_it(memory: Any) -> None:
+    seen = {}
+
+    @whyops.agent(name="planner")
+    def planner() -> None:
+        seen["trace"] = whyops.current_trace()
+        seen["id"] = whyops.current_trace_id()
+
+    planner()
+    planner()
+    first, second = memory.spans()
+    assert first.trace_id != second.trace_id
+    assert seen["trace"].agent_name == "planner" and seen["id"] == second.trace_id
+    assert first.agent_name == "planner" and first.parent_span_id is None
+
+
+def test_many_concurrent_agent_runs_have_no_cross_talk(memory: Any) -> None:
+    @whyops.tool
+    async def step(run: int, i: int) -> int:
+        await asyncio.sleep(0.001 * ((run * 7 + i) % 3))
+        return run
+
+    @whyops.agent
+    async def run_agent(run: int) -> list[int]:
+        return [await step(run, i) for i in range(3)]
+
+    async def main() -> list[list[int]]:
+        return await asyncio.gather(*(run_agent(r) for r in range(50)))
+
+    assert asyncio.run(main()) == [[r] * 3 for r in range(50)]
+    spans = memory.spans()
+    assert len(spans) == 200
+    roots = {s.span_id: s for s in spans if s.kind is SpanKind.AGENT}
+    assert len({s.trace_id for s in roots.values()}) == 50
+    for s in spans:
+        if s.kind is SpanKind.TOOL:
+            root = roots[s.parent_span_id]
+            assert root.trace_id == s.trace_id and root.inputs["run"] == s.inputs["run"]
+
+
+def test_trace_context_sets_ids_for_a_block(memory: Any, flavor: str) -> None:
+    bot_fn = whyops.agent(name="bot")(make(flavor, whyops.current_trace))
+    with whyops.trace_context(trace_id="conv-1", thread_id="t-9", external_user_id="u-1"):
+        trace = call(bot_fn)
+        assert whyops.current_trace_id() == "conv-1"
+    assert trace == whyops.TraceContext("conv-1", "t-9", "u-1", "bot")
+    (span,) = memory.spans()
+    assert (span.trace_id, span.thread_id, span.external_user_id) == ("conv-1", "t-9", "u-1")
+    assert whyops.current_trace() is None
+
+
+def test_a_new_trace_id_inside_a_span_starts_a_new_tree(memory: Any) -> None:
+    with whyops.span("outer"), whyops.trace_context(trace_id="other"), whyops.span("inner"):
+        pass
+    inner, _ = memory.spans()
+    assert inner.trace_id == "other" and inner.parent_span_id is None
+    with whyops.span("outer2") as o, whyops.trace_context(thread_id="th"), whyops.span("in2") as i:
+        assert i.parent_span_id == o.span_id and i.trace_id == o.trace_id
+
+
+def test_trace_context_rejects_bad_ids() -> None:
+    with pytest.raises(ValueError, match="trace_id must be a string of 1-128"):
+        with whyops.trace_context(trace_id="x" * 129):
+            pass
+
+
+def test_thread_pool_work_keeps_the_trace(memory: Any) -> None:
+    @whyops.tool
+    def work(i: int) -> str:
+        return threading.current_thread().name
+
+    @whyops.agent
+    def fan_out() -> list[str]:
+        with ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(work, i) for i in range(4)]
+            mapped = list(pool.map(work, range(4, 8)))
+        return [f.result() for f in futures] + mapped
+
+    assert thread_pools_patched()
+    fan_out()
+    spans = memory.spans()
+    root = next(s for s in spans if s.kind is SpanKind.AGENT)
+    tools = [s for s in spans if s.kind is SpanKind.TOOL]
+    assert len(tools) == 8
+    assert all(s.parent_span_id == root.span_id and s.trace_id == root.trace_id for s in tools)
+
+
+def test_thread_pool_propagation_can_be_turned_off() -> None:
+    from whyops.export.memory import InMemoryExporter
+
+    tracer = get_tracer()
+    exporter = InMemoryExporter()
+    saved = tracer.config
+    tracer.configure(exporter=exporter, propagate_to_threads=False)
+    try:
+        assert not thread_pools_patched()
+        with whyops.span("outer"), ThreadPoolExecutor(1) as pool:
+            assert pool.submit(whyops.current_span).result() is None
+    finally:
+        tracer.shutdown(1)
+        tracer.config = saved
+    assert not thread_pools_patched()
+
+
+def test_plain_threads_use_propagate(memory: Any) -> None:
+    seen: list[Any] = []
+
+    @whyops.tool
+    def in_thread() -> None:
+        seen.append(whyops.current_trace_id())
+
+    with whyops.span("parent") as parent:
+        threads = [threading.Thread(target=whyops.propagate(in_thread)) for _ in range(3)]
+        threads.append(threading.Thread(target=in_thread))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    propagated = [s for s in memory.spans() if s.parent_span_id == parent.span_id]
+    assert len(propagated) == 3
+    assert seen.count(parent.trace_id) == 3 and len(seen) == 4
+
+
+def test_thinking_helper_records_on_the_current_span(memory: Any) -> None:
+    whyops.thinking("outside a span: ignored")
+    with whyops.span("think"):
+        whyops.thinking("step 1", signature="sig")
+        whyops.thinking(redacted_data="blob")
+    (span,) = memory.spans()
+    assert [(b.text, b.signature, b.redacted) for b in span.thinking] == [
+        ("step 1", "sig", False),
+        (None, None, True),
+    ]
+
+
+def test_a_remote_parent_makes_root_spans_its_children(memory: Any) -> None:
+    with whyops.trace_context(trace_id="remote-trace", parent_span_id="00000000000000ab"):
+        with whyops.span("handler") as handler, whyops.span("child") as child:
+            pass
+    assert handler.parent_span_id == "00000000000000ab"
+    assert child.parent_span_id == handler.span_id
+    with pytest.raises(ValueError, match="parent_span_id must be 16"):
+        with whyops.trace_context(parent_span_id="xyz"):
+            pass
+    with whyops.trace_context(trace_id="a", parent_span_id="00000000000000ab"):
+        with whyops.trace_context(trace_id="b"), whyops.span("other") as other:
+            pass
+    assert other.parent_span_id is None

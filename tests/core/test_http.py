@@ -1,0 +1,145 @@
+"""The HTTP exporter against a real server on 127.0.0.1: retries, rejections, a dead backend."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import Any
+
+import pytest
+from core_helpers import Sink, run_python
+
+import whyops
+from whyops._tracer import get_tracer
+from whyops.export.http import (
+    HttpExporter,
+    backoff_delay,
+    build_request,
+    classify_response,
+    retry_after_seconds,
+)
+
+
+def test_build_request_is_pure_and_complete() -> None:
+    request = build_request("http://h/api/", "k-1", b"[]")
+    assert (request.method, request.url, request.body) == (
+        "POST",
+        "http://h/api/events/ingest",
+        b"[]",
+    )
+    assert request.headers["Authorization"] == "Bearer k-1"
+    assert request.headers["Content-Type"] == "application/json"
+
+
+def test_classify_response() -> None:
+    assert classify_response(202, {}, b"").action == "ok"
+    for status in (408, 429, 500, 502, 503, 504, 599):
+        assert classify_response(status, {}, b"").action == "retry"
+    assert classify_response(429, {"retry-after": "3"}, b"").delay == 3.0
+    rejected = classify_response(400, {}, b'{"error":"Validation failed"}')
+    assert rejected.action == "drop" and "Validation failed" in rejected.message
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert retry_after_seconds("soon") is None
+    assert 0 <= backoff_delay(3, 0.5, 2.0, None) <= 2.0 and backoff_delay(0, 0.5, 2.0, 9.0) == 2.0
+
+
+def _tools(n: int) -> None:
+    @whyops.tool
+    def work(i: int) -> int:
+        return i
+
+    for i in range(n):
+        work(i)
+
+
+def _configure(url: str, **extra: Any) -> HttpExporter:
+    exporter = HttpExporter(
+        url,
+        "key-1",
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        **{k: v for k, v in extra.items() if k in ("max_retries",)},
+    )
+    options = {k: v for k, v in extra.items() if k not in ("max_retries",)}
+    whyops.configure(exporter=exporter, flush_interval=0.05, **options)
+    return exporter
+
+
+def test_503_then_200_delivers_everything_exactly_once(sink: Sink, restore_tracer: Any) -> None:
+    sink.script = [(503, {}, b"busy"), (503, {"Retry-After": "0"}, b"busy")]
+    _configure(sink.url)
+    _tools(300)
+    report = whyops.flush(10)
+    assert (report.delivered, report.dropped, report.pending) == (300, 0, 0)
+    assert report.retried == 2
+    keys = [e["idempotencyKey"] for e in sink.events]
+    assert len(keys) == 600 and len(set(keys)) == 600
+    assert set(sink.auth) == {"Bearer key-1"}
+
+
+def test_retry_after_is_honoured(sink: Sink, restore_tracer: Any) -> None:
+    sink.script = [(429, {"Retry-After": "0.3"}, b"slow down")]
+    exporter = HttpExporter(sink.url, "k", backoff_base=0.01, backoff_cap=5)
+    whyops.configure(exporter=exporter, flush_interval=60)
+    _tools(1)
+    started = time.monotonic()
+    report = whyops.flush(5)
+    assert time.monotonic() - started >= 0.3
+    assert report.delivered == 1 and sink.requests == 2
+
+
+def test_a_rejected_batch_is_dropped_and_the_reason_logged_once(
+    sink: Sink, restore_tracer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink.script = [(400, {}, b'{"error":"Validation failed","details":[]}')] * 2
+    _configure(sink.url, max_batch_size=1)
+    with caplog.at_level(logging.WARNING, logger="whyops"):
+        _tools(3)
+        report = whyops.flush(5)
+    assert (report.delivered, report.dropped, report.retried) == (1, 2, 0)
+    messages = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert len(messages) == 1 and "HTTP 400" in messages[0] and "Validation failed" in messages[0]
+
+
+def _dead_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api"
+
+
+def test_a_dead_backend_costs_the_caller_nothing_and_drops_are_counted(restore_tracer: Any) -> None:
+    _configure(_dead_url(), max_queue_size=1_000, max_batch_size=100, max_retries=1000)
+    started = time.monotonic()
+    _tools(20_000)
+    emitted = time.monotonic() - started
+    tracer = get_tracer()
+    (processor,) = tracer._processors
+    assert len(processor._queue) <= 1_000 + 1  # bounded memory
+    started = time.monotonic()
+    report = whyops.flush(0.3)
+    assert time.monotonic() - started < 1.0
+    assert report.timed_out and report.delivered == 0
+    assert report.dropped + report.pending == 20_000
+    assert report.dropped >= 20_000 - 1_000 - 100 - 1
+    started = time.monotonic()
+    whyops.shutdown(0.5)
+    assert time.monotonic() - started < 1.5
+    assert emitted < 20  # never waited on the network (a blocked caller would take minutes)
+
+
+def test_import_does_not_load_the_http_stack() -> None:
+    code = "import sys, whyops; print('httpx2' in sys.modules, 'whyops.export.http' in sys.modules)"
+    out = run_python(code)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_batch_the_server_finds_too_large_is_split(sink: Sink, restore_tracer: Any) -> None:
+    sink.script = [(413, {}, b'{"error":"Payload too large"}')]
+    exporter = HttpExporter(sink.url, "k", backoff_base=0.01, max_body_bytes=3_000)
+    whyops.configure(exporter=exporter, flush_interval=60)
+    _tools(20)
+    report = whyops.flush(5)
+    assert (report.delivered, report.dropped) == (20, 0)
+    assert len(sink.events) == 40 and sink.requests > 3

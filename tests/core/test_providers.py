@@ -1,0 +1,233 @@
+"""Usage, thinking, model and provider picked up from returned provider objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import whyops
+from whyops._providers import extract, usage_from
+from whyops.models import SpanKind, ThinkingBlock, TokenUsage
+
+ANTHROPIC_MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-x",
+    "content": [
+        {"type": "thinking", "thinking": "Let me check the order.", "signature": "sig-1"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "Refunded."},
+        {"type": "tool_use", "id": "tu_1", "name": "refund", "input": {"order": 42}},
+    ],
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
+    "usage": {
+        "input_tokens": 10,
+        "output_tokens": 7,
+        "cache_creation_input_tokens": 100,
+        "cache_read_input_tokens": 200,
+    },
+}
+CHAT_COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1700000000,
+    "model": "gpt-x",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "tool_calls",
+            "message": {
+                "role": "assistant",
+                "content": "ok",
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "search", "arguments": '{"q":"a"}'},
+                    }
+                ],
+            },
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 12,
+        "completion_tokens": 5,
+        "total_tokens": 17,
+        "prompt_tokens_details": {"cached_tokens": 8},
+    },
+}
+RESPONSE = {
+    "id": "resp_1",
+    "object": "response",
+    "created_at": 1700000000,
+    "model": "gpt-r",
+    "status": "completed",
+    "output": [
+        {
+            "id": "rs_1",
+            "type": "reasoning",
+            "summary": [
+                {"type": "summary_text", "text": "First idea."},
+                {"type": "summary_text", "text": "Second idea."},
+            ],
+        },
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "Answer.", "annotations": []}],
+        },
+    ],
+    "usage": {
+        "input_tokens": 20,
+        "input_tokens_details": {"cached_tokens": 16},
+        "output_tokens": 30,
+        "output_tokens_details": {"reasoning_tokens": 10},
+        "total_tokens": 50,
+    },
+}
+
+
+def _sdk_objects() -> list[tuple[str, Any]]:
+    anthropic = pytest.importorskip("anthropic")
+    openai = pytest.importorskip("openai")
+    from openai.types.responses import Response
+
+    return [
+        ("anthropic", anthropic.types.Message.model_validate(ANTHROPIC_MESSAGE)),
+        ("chat", openai.types.chat.ChatCompletion.model_validate(CHAT_COMPLETION)),
+        (
+            "responses",
+            Response.model_construct(
+                **{
+                    **RESPONSE,
+                    "output": [
+                        openai.types.responses.ResponseReasoningItem.model_validate(
+                            RESPONSE["output"][0]
+                        ),
+                        openai.types.responses.ResponseOutputMessage.model_validate(
+                            RESPONSE["output"][1]
+                        ),
+                    ],
+                    "usage": openai.types.responses.ResponseUsage.model_validate(
+                        {
+                            **RESPONSE["usage"],
+                            "input_tokens_details": {"cached_tokens": 16, "cache_write_tokens": 0},
+                        }
+                    ),
+                }
+            ),
+        ),
+    ]
+
+
+EXPECTED = {
+    "anthropic": (
+        TokenUsage(10, 7, 317, 200, 100),
+        (ThinkingBlock("Let me check the order.", "sig-1"), ThinkingBlock(redacted_data="opaque")),
+        "claude-x",
+        "anthropic",
+    ),
+    "chat": (TokenUsage(12, 5, 17, 8, None), (), "gpt-x", "openai"),
+    "responses": (
+        TokenUsage(20, 30, 50, 16, None),
+        (ThinkingBlock("First idea.\n\nSecond idea."),),
+        "gpt-r",
+        "openai",
+    ),
+}
+
+
+def test_sdk_objects_and_their_dict_forms_give_the_same_facts() -> None:
+    dicts = {"anthropic": ANTHROPIC_MESSAGE, "chat": CHAT_COMPLETION, "responses": RESPONSE}
+    for name, obj in _sdk_objects():
+        for form in (obj, dicts[name]):
+            facts = extract(form)
+            assert facts is not None, name
+            assert (facts.usage, facts.thinking, facts.model, facts.provider) == EXPECTED[name]
+
+
+def test_unrelated_values_have_no_facts() -> None:
+    for value in (None, 1, "message", {"type": "message"}, [], object(), {"object": "list"}):
+        assert extract(value) is None
+    assert usage_from(None) is None and usage_from({}) is None
+
+
+def test_llm_span_picks_up_usage_thinking_and_model_from_the_return_value(memory: Any) -> None:
+    (_, message), (_, completion), _ = _sdk_objects()
+
+    @whyops.span(kind="llm")
+    def ask_claude(messages: list[dict[str, str]]) -> Any:
+        return message
+
+    @whyops.span(kind="llm")
+    def ask_gpt(prompt: str) -> Any:
+        return completion
+
+    ask_claude([{"role": "user", "content": "refund 42"}])
+    ask_gpt("hi")
+    claude, gpt = memory.spans()
+    assert claude.kind is SpanKind.LLM and claude.usage == EXPECTED["anthropic"][0]
+    assert claude.thinking == EXPECTED["anthropic"][1] and claude.model == "claude-x"
+    events = memory.events()
+    claude_events = [e for e in events if e["spanId"] == claude.span_id]
+    assert [e["eventType"] for e in claude_events] == [
+        "user_message",
+        "llm_thinking",
+        "llm_thinking",
+        "llm_response",
+    ]
+    assert claude_events[0]["content"] == {"messages": [{"role": "user", "content": "refund 42"}]}
+    assert claude_events[1]["content"] == {
+        "type": "thinking",
+        "thinking": "Let me check the order.",
+        "signature": "sig-1",
+    }
+    assert claude_events[2]["content"] == {"type": "redacted_thinking", "data": "opaque"}
+    response = claude_events[3]
+    assert response["content"]["content"] == "Refunded."
+    assert response["content"]["toolCalls"] == [
+        {"id": "tu_1", "function": {"name": "refund", "arguments": {"order": 42}}}
+    ]
+    assert response["content"]["finishReason"] == "tool_use"
+    assert response["metadata"]["usage"] == {
+        "promptTokens": 10,
+        "completionTokens": 7,
+        "totalTokens": 317,
+        "cacheReadTokens": 200,
+        "cacheCreationTokens": 100,
+    }
+    assert (response["metadata"]["model"], response["metadata"]["provider"]) == (
+        "claude-x",
+        "anthropic",
+    )
+    gpt_events = [e for e in events if e["spanId"] == gpt.span_id]
+    assert gpt_events[0]["content"] == {
+        "messages": [{"role": "user", "content": '{"prompt": "hi"}'}]
+    }
+    assert gpt_events[-1]["content"]["toolCalls"][0]["function"]["name"] == "search"
+    assert gpt_events[-1]["metadata"]["usage"]["cacheReadTokens"] == 8
+
+
+def test_explicit_usage_and_model_on_a_span(memory: Any) -> None:
+    with whyops.span("call", kind="llm") as span:
+        span.set_model("m-1", provider="acme")
+        span.record_usage(prompt_tokens=3, completion_tokens=4, total_tokens=7)
+        span.record_usage({"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2})
+        span.set_output("plain text answer")
+    (record,) = memory.spans()
+    assert record.usage == TokenUsage(4, 5, 9, None, None)
+    last = memory.events()[-1]
+    assert last["content"] == {"content": "plain text answer"}
+    assert (last["metadata"]["model"], last["metadata"]["provider"]) == ("m-1", "acme")
+
+
+def test_llm_response_without_model_says_unknown(memory: Any) -> None:
+    with whyops.span("bare", kind="llm"):
+        pass
+    last = memory.events()[-1]
+    assert (last["metadata"]["model"], last["metadata"]["provider"]) == ("unknown", "unknown")

@@ -1,0 +1,153 @@
+"""Span records become WhyOps events exactly as docs/wire-format.md says."""
+
+from __future__ import annotations
+
+from whyops.models import (
+    EventRecord,
+    ExceptionInfo,
+    SpanKind,
+    SpanRecord,
+    Status,
+    ThinkingBlock,
+    TokenUsage,
+)
+from whyops.wire import iso_timestamp, to_events
+
+START = 1_795_000_000_123_456_789
+END = START + 2_500_000
+
+
+def record(**changes: object) -> SpanRecord:
+    base: dict[str, object] = dict(
+        trace_id="t" * 32,
+        span_id="a" * 16,
+        parent_span_id="b" * 16,
+        name="search",
+        kind=SpanKind.TOOL,
+        start_time_ns=START,
+        end_time_ns=END,
+        duration_ns=2_500_000,
+        agent_name="support",
+        thread_id="conv-1",
+        external_user_id="u-7",
+        inputs={"q": "shoes"},
+        output=["r1"],
+        has_output=True,
+        attributes={"team": "x"},
+    )
+    base.update(changes)
+    return SpanRecord(**base)  # type: ignore[arg-type]
+
+
+def test_timestamps_are_utc_iso_with_microseconds_and_z() -> None:
+    assert iso_timestamp(START) == "2026-11-18T11:06:40.123456Z"
+    assert iso_timestamp(0) == "1970-01-01T00:00:00.000000Z"
+
+
+def test_tool_span_becomes_request_and_response_events() -> None:
+    first, last = to_events(record())
+    common = {
+        "traceId": "t" * 32,
+        "agentName": "support",
+        "spanId": "a" * 16,
+        "parentSpanId": "b" * 16,
+        "spanKind": "tool",
+        "spanName": "search",
+        "externalUserId": "u-7",
+        "threadId": "conv-1",
+    }
+    calls = [{"name": "search", "arguments": {"q": "shoes"}}]
+    assert first == {
+        **common,
+        "eventType": "tool_call_request",
+        "timestamp": "2026-11-18T11:06:40.123456Z",
+        "idempotencyKey": "a" * 16 + ":0",
+        "content": {"toolCalls": calls, "requestedAt": "2026-11-18T11:06:40.123456Z"},
+        "metadata": {"tool": "search"},
+    }
+    assert last == {
+        **common,
+        "eventType": "tool_call_response",
+        "timestamp": "2026-11-18T11:06:40.125956Z",
+        "idempotencyKey": "a" * 16 + ":1",
+        "content": {
+            "toolCalls": calls,
+            "toolResults": ["r1"],
+            "respondedAt": "2026-11-18T11:06:40.125956Z",
+        },
+        "metadata": {
+            "tool": "search",
+            "latencyMs": 2,
+            "durationNs": 2_500_000,
+            "status": "ok",
+            "attributes": {"team": "x"},
+        },
+    }
+
+
+def test_roots_omit_parent_and_thread_equal_to_trace_is_omitted() -> None:
+    (first, _) = to_events(
+        record(parent_span_id=None, thread_id="t" * 32, external_user_id=None, agent_name=None)
+    )
+    assert "parentSpanId" not in first and "threadId" not in first and "externalUserId" not in first
+    assert first["agentName"] == "default"
+
+
+def test_error_replaces_the_last_event_and_thinking_sits_between() -> None:
+    events = to_events(
+        record(
+            status=Status.ERROR,
+            has_output=False,
+            output=None,
+            exception=ExceptionInfo("ValueError", "bad", "Traceback…"),
+            thinking=(ThinkingBlock("hmm", "s"),),
+            usage=TokenUsage(1, 2, 3),
+        )
+    )
+    assert [e["eventType"] for e in events] == ["tool_call_request", "llm_thinking", "error"]
+    assert [e["idempotencyKey"][-2:] for e in events] == [":0", ":1", ":2"]
+    error = events[-1]
+    assert error["content"] == {
+        "message": "ValueError: bad",
+        "type": "ValueError",
+        "stack": "Traceback…",
+    }
+    assert error["metadata"] == {
+        "tool": "search",
+        "latencyMs": 2,
+        "durationNs": 2_500_000,
+        "status": "error",
+        "attributes": {"team": "x"},
+        "usage": {"promptTokens": 1, "completionTokens": 2, "totalTokens": 3},
+    }
+
+
+def test_agent_and_custom_spans_use_tool_events_with_their_kind() -> None:
+    for kind in (SpanKind.AGENT, SpanKind.SPAN):
+        first, last = to_events(record(kind=kind))
+        assert (first["eventType"], last["eventType"], first["spanKind"]) == (
+            "tool_call_request",
+            "tool_call_response",
+            kind.value,
+        )
+
+
+def test_embedding_span() -> None:
+    first, last = to_events(
+        record(
+            kind=SpanKind.EMBEDDING,
+            inputs={"input": ["a", "b"]},
+            output={"embeddingCount": 2, "data": [[0.1]]},
+            model="emb-1",
+            provider="openai",
+        )
+    )
+    assert first["eventType"] == "embedding_request" and first["content"] == {"input": ["a", "b"]}
+    assert last["eventType"] == "embedding_response"
+    assert last["content"] == {"object": "list", "embeddingCount": 2}
+    assert (last["metadata"]["model"], last["metadata"]["provider"]) == ("emb-1", "openai")
+
+
+def test_manual_events_pass_through_as_built() -> None:
+    payload = {"eventType": "user_message", "traceId": "x", "agentName": "a", "content": {}}
+    assert to_events(EventRecord(payload)) == [payload]

@@ -1,0 +1,69 @@
+"""``app.state.recorder``: how the proxy stores events, without blocking and without raising."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server.conftest import event
+from whyops.server.recorder import Recorder
+from whyops.server.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(str(tmp_path / "recorder.db"))
+    yield opened
+    opened.close()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def _stored(store: Store) -> int:
+    return store.read(lambda conn: conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def test_record_returns_before_the_commit(store: Store) -> None:
+    recorder = Recorder(store)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection, state: object) -> None:
+        started.set()
+        release.wait(10)
+
+    store.submit(hold)
+    started.wait(10)
+    recorder.record("p", [event("user_message", "rec-1"), event("llm_response", "rec-1")])
+    assert _stored(store) == 0  # the writer is still held: record() did not wait for it
+    release.set()
+    _wait_for(lambda: recorder.recorded == 2)
+    assert _stored(store) == 2
+    assert recorder.failed == 0
+
+
+def test_invalid_events_are_counted_and_logged_not_raised(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder(store)
+    recorder.record("p", [event("user_message", "rec-2"), {"eventType": "llm_response"}])
+    assert recorder.failed == 2
+    assert "1.traceId" in caplog.text
+    assert _stored(store) == 0
+
+
+def test_recording_after_close_is_counted(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "closed.db"))
+    recorder = Recorder(store)
+    store.close()
+    recorder.record("p", [event("user_message", "rec-3")])
+    assert recorder.failed == 1

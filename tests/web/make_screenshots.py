@@ -1,0 +1,111 @@
+"""Screenshots of the web page's main views, from a real demo run, into docs/screenshots/.
+
+    python tests/web/make_screenshots.py
+
+Starts a server on a temporary SQLite file with the model simulator, runs the example
+support agent against it (as `whyops demo` does), then drives Debian's Chromium.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = REPO / "docs" / "screenshots"
+sys.path[:0] = [str(REPO), str(Path(__file__).parent)]
+
+from webdata import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+
+def capture(base_url: str, key: str, turns: list[Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    carol = next(t for t in turns if t.user_id.startswith("carol"))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 860})
+        page.goto(f"{base_url}/#/traces&key={key}")
+        page.wait_for_selector("tbody tr")
+        shot(page, "traces")
+        page.goto(f"{base_url}/#/traces?errors=1")  # the turn whose parcel tracking timed out
+        page.locator("tbody tr a").first.click()
+        page.wait_for_selector(".span-row[data-span-id]")
+        rows = page.locator(".span-row[data-span-id]")
+        errors = page.locator(".span-row.is-error")
+        (errors.first if errors.count() else rows.first).click()
+        shot(page, "trace")
+        rows.filter(has_text="anthropic").first.click()
+        shot(page, "span-thinking")
+        page.goto(f"{base_url}/#/thread/{carol.thread_id}")
+        page.wait_for_selector("li.turn .turn-span")
+        shot(page, "thread")
+        page.goto(f"{base_url}/#/agents")
+        page.wait_for_selector("tbody tr")
+        shot(page, "agents")
+        page.locator("tbody tr a").first.click()
+        page.wait_for_selector(".version")
+        shot(page, "agent")
+        browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.wait_for_timeout(400)
+    path = OUT / f"{name}.png"
+    page.screenshot(path=str(path))
+    print(f"wrote {path.relative_to(REPO)}")
+
+
+PREVIOUS_PROMPT = (
+    "You are Sam, the customer support agent of Northwind Outfitters.\n"
+    "Look orders up before answering questions about them, and track parcels\n"
+    "when asked where they are.\n"
+    "Be brief."
+)
+
+
+def register_previous_version(base_url: str, key: str, example: Any) -> None:
+    """An older configuration of the agent (no refunds), so the agent page has changes to show."""
+    import httpx2
+
+    tools = sys.modules[f"{example.__name__}.tools"].agent_metadata_tools()
+    metadata = {
+        "systemPrompt": PREVIOUS_PROMPT,
+        "tools": [t for t in tools if t["name"] != "issue_refund"],
+    }
+    response = httpx2.post(
+        f"{base_url}/api/entities/init",
+        json={"agentName": example.AGENT_NAME, "metadata": metadata},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    response.raise_for_status()
+
+
+def main() -> int:
+    from whyops import demo
+    from whyops.server.run import start_in_thread
+    from whyops.server.settings import ServerSettings
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    example = demo.load_example()
+    with tempfile.TemporaryDirectory() as folder:
+        settings = ServerSettings(
+            host="127.0.0.1",
+            port=0,
+            db_path=f"{folder}/shots.db",
+            simulate=True,
+            log_level="warning",
+        )
+        with start_in_thread(settings) as server:
+            register_previous_version(server.base_url, server.api_key, example)
+            turns = demo.run_example(example, server.base_url, server.api_key)
+            for turn in turns:
+                demo.wait_for_spans(demo.ReadClient(server.base_url, server.api_key), turn.trace_id)
+            capture(server.base_url, server.api_key, turns)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""Configuration: every default and every ``WHYOPS_*`` variable in one place.
+
+``configure()`` arguments win over environment variables, which win over defaults. A bad
+value raises ``ValueError`` naming the argument or variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["DEFAULT_LIMITS", "Config", "Limits", "Redactor", "load_config"]
+
+#: ``redact(path, value) -> value``: called for every leaf (str, number, bool, None) of a
+#: captured value, after secret masking; ``path`` is the keys/indices from the top.
+Redactor = Callable[[tuple[Any, ...], Any], Any]
+
+
+@attrs.frozen(slots=True)
+class Limits:
+    """How much of a captured value survives into the wire format."""
+
+    max_string_length: int = 32_768
+    max_items: int = 200
+    max_depth: int = 12
+    max_yielded_items: int = 100
+    mask_secrets: bool = True
+    redact: Redactor | None = None
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@attrs.frozen(slots=True)
+class Config:
+    """Settled configuration of the tracer (see docs/core.md for every field)."""
+
+    api_key: str | None = None
+    base_url: str | None = None
+    analyse_url: str | None = None
+    proxy_url: str | None = None
+    agent_name: str | None = None
+    disabled: bool = False
+    exporter: Any = None
+    capture_inputs: bool = True
+    capture_outputs: bool = True
+    limits: Limits = DEFAULT_LIMITS
+    max_queue_size: int = 10_000
+    max_batch_size: int = 512
+    flush_interval: float = 1.0
+    exit_timeout: float = 2.0
+    export_timeout: float = 10.0
+    max_retries: int = 5
+    propagate_to_threads: bool = True
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_ENV_NUMBERS: Mapping[str, tuple[str, type]] = {
+    "max_queue_size": ("WHYOPS_QUEUE_SIZE", int),
+    "max_batch_size": ("WHYOPS_BATCH_SIZE", int),
+    "flush_interval": ("WHYOPS_FLUSH_INTERVAL", float),
+    "exit_timeout": ("WHYOPS_EXIT_TIMEOUT", float),
+}
+_ENV_STRINGS = {
+    "api_key": "WHYOPS_API_KEY",
+    "base_url": "WHYOPS_BASE_URL",
+    "analyse_url": "WHYOPS_ANALYSE_URL",
+    "proxy_url": "WHYOPS_PROXY_URL",
+    "agent_name": "WHYOPS_AGENT_NAME",
+    "exporter": "WHYOPS_EXPORTER",
+}
+_ENV_FLAGS = {
+    "disabled": "WHYOPS_DISABLED",
+    "capture_inputs": "WHYOPS_CAPTURE_INPUTS",
+    "capture_outputs": "WHYOPS_CAPTURE_OUTPUTS",
+    "propagate_to_threads": "WHYOPS_PROPAGATE_TO_THREADS",
+}
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
+
+
+def _number(name: str, raw: Any, kind: type) -> Any:
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+    if isinstance(value, bool) or value < 0 or (kind is int and value == 0):
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for field, var in _ENV_STRINGS.items():
+        if env.get(var):
+            found[field] = env[var]
+    for field, var in _ENV_FLAGS.items():
+        if var in env:
+            found[field] = _flag(var, env[var])
+    for field, (var, kind) in _ENV_NUMBERS.items():
+        if env.get(var):
+            found[field] = _number(var, env[var], kind)
+    return found
+
+
+def _derive_urls(values: dict[str, Any]) -> None:
+    base = values.get("base_url")
+    if base:
+        base = str(base).rstrip("/")
+        values["base_url"] = base
+        values.setdefault("analyse_url", base + "/api")
+        values.setdefault("proxy_url", base)
+    for key in ("analyse_url", "proxy_url"):
+        if values.get(key):
+            values[key] = str(values[key]).rstrip("/")
+
+
+def load_config(overrides: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
+    """Merge ``configure()`` arguments over ``WHYOPS_*`` variables over the defaults."""
+    unknown = set(overrides) - set(attrs.fields_dict(Config))
+    if unknown:
+        raise ValueError(f"configure() got unknown option(s): {', '.join(sorted(unknown))}")
+    values = _from_env(os.environ if env is None else env)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for field, (_, kind) in _ENV_NUMBERS.items():
+        if field in overrides and overrides[field] is not None:
+            values[field] = _number(field, overrides[field], kind)
+    for field in ("max_retries",):
+        if field in values:
+            values[field] = int(_number(field, values[field], float)) if values[field] else 0
+    if "limits" in values and not isinstance(values["limits"], Limits):
+        raise ValueError("limits must be a whyops.Limits instance")
+    _derive_urls(values)
+    return Config(**values)
+
+
+def env_requests_tracing(env: Mapping[str, str] | None = None) -> bool:
+    """True when the environment alone asks for tracing (an API key or an exporter)."""
+    env = os.environ if env is None else env
+    return bool(env.get("WHYOPS_API_KEY") or env.get("WHYOPS_EXPORTER"))

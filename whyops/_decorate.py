@@ -1,0 +1,211 @@
+"""The decorators: everything is decided at decoration time, four tiny wrappers run.
+
+``decorate()`` inspects the function once, builds a :class:`Plan` (name, kind, how to bind
+arguments to parameter names) and picks the wrapper for its shape: plain, coroutine,
+generator or async generator. Every wrapper first checks one attribute: when tracing is
+off it calls straight through. Otherwise it opens one sync :class:`~whyops._span.Span`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from whyops import _tracer
+from whyops._capture import snapshot
+from whyops._errors import log_internal_error
+from whyops._iterate import async_generator_wrapper, traced_generator
+from whyops._span import Span
+from whyops.models import SpanKind
+
+__all__ = ["Plan", "decorate"]
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_MUTABLE = frozenset({list, dict, set, bytearray})
+
+
+class Plan:
+    """What a decorated function's spans look like, settled once per function."""
+
+    __slots__ = (
+        "attributes",
+        "capture_inputs",
+        "capture_output",
+        "defaults",
+        "keyword_names",
+        "kind",
+        "n_params",
+        "name",
+        "positional",
+        "skip",
+        "var_keyword",
+        "var_positional",
+    )
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        kind: SpanKind,
+        name: str | None,
+        capture_inputs: bool,
+        capture_output: bool,
+        attributes: Mapping[str, Any] | None,
+        drop_first: bool,
+    ) -> None:
+        self.kind = kind
+        self.name = name or getattr(func, "__qualname__", None) or repr(func)
+        self.capture_inputs = capture_inputs
+        self.capture_output = capture_output
+        self.attributes = dict(attributes) if attributes else None
+        self._read_signature(func, drop_first)
+
+    def _read_signature(self, func: Callable[..., Any], drop_first: bool) -> None:
+        try:
+            params = list(inspect.signature(func).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        positional = [p.name for p in params if p.kind in _POSITIONAL]
+        self.skip = 1 if positional and (drop_first or positional[0] in ("self", "cls")) else 0
+        if self.skip:
+            params = [p for p in params if p.name != positional[0]]
+        self.positional = tuple(positional[self.skip :])
+        self.keyword_names = frozenset(
+            p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD
+        )
+        self.defaults = {
+            p.name: p.default for p in params if p.default is not inspect.Parameter.empty
+        }
+        self.n_params = len(params)
+        var = [p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL]
+        self.var_positional = var[0] if var else None
+        kw = [p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
+        self.var_keyword = kw[0] if kw else None
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Arguments by parameter name (without ``self``/``cls``), top level snapshotted."""
+        if self.skip:
+            args = args[1:]
+        names = self.positional
+        inputs = dict(zip(names, args, strict=False))
+        if len(args) > len(names) and self.var_positional is not None:
+            inputs[self.var_positional] = args[len(names) :]
+        if kwargs:
+            self._bind_keywords(inputs, kwargs)
+        limit = _tracer.TRACER.snapshot_limit
+        for key, value in inputs.items():
+            if type(value) in _MUTABLE:
+                inputs[key] = snapshot(value, limit)
+        if self.defaults and len(inputs) < self.n_params:
+            for key, default in self.defaults.items():
+                inputs.setdefault(key, default)
+        return inputs
+
+    def _bind_keywords(self, inputs: dict[str, Any], kwargs: dict[str, Any]) -> None:
+        if self.var_keyword is None:
+            inputs.update(kwargs)
+            return
+        extra = {}
+        for key, value in kwargs.items():
+            if key in self.keyword_names:
+                inputs[key] = value
+            else:
+                extra[key] = value
+        if extra:
+            inputs[self.var_keyword] = snapshot(extra, _tracer.TRACER.snapshot_limit)
+
+    def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
+        inputs = None
+        if self.capture_inputs and _tracer.TRACER.capture_inputs:
+            try:
+                inputs = self.bind(args, kwargs)
+            except Exception:  # never let capture stop the call itself
+                log_internal_error(f"capturing the inputs of {self.name}")
+        return Span(self.name, self.kind, inputs, self.attributes, self.capture_output)
+
+
+def decorate(
+    func: Any,
+    kind: SpanKind,
+    name: str | None = None,
+    capture_inputs: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+) -> Any:
+    """Wrap ``func`` (function, coroutine, generator, async generator, class/staticmethod)."""
+    if isinstance(func, (classmethod, staticmethod)):
+        inner = _wrap(
+            func.__func__,
+            Plan(
+                func.__func__,
+                kind,
+                name,
+                capture_inputs,
+                capture_output,
+                attributes,
+                isinstance(func, classmethod),
+            ),
+        )
+        return type(func)(inner)
+    if not callable(func):
+        raise TypeError(f"whyops can only decorate callables, got {func!r}")
+    return _wrap(func, Plan(func, kind, name, capture_inputs, capture_output, attributes, False))
+
+
+def _wrap(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
+    if inspect.isasyncgenfunction(func):
+        wrapper = _async_generator_wrapper(func, plan)
+    elif inspect.iscoroutinefunction(func):
+        wrapper = _coroutine_wrapper(func, plan)
+    elif inspect.isgeneratorfunction(func):
+        wrapper = _generator_wrapper(func, plan)
+    else:
+        wrapper = _plain_wrapper(func, plan)
+    functools.update_wrapper(wrapper, func)
+    wrapper.__whyops_plan__ = plan  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _plain_wrapper(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
+    tracer = _tracer.TRACER
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not tracer.enabled:
+            return func(*args, **kwargs)
+        with plan.open(args, kwargs) as span:
+            return span.set_result(func(*args, **kwargs))
+
+    return wrapper
+
+
+def _coroutine_wrapper(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
+    tracer = _tracer.TRACER
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not tracer.enabled:
+            return await func(*args, **kwargs)
+        with plan.open(args, kwargs) as span:
+            return span.set_result(await func(*args, **kwargs))
+
+    return wrapper
+
+
+def _generator_wrapper(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
+    tracer = _tracer.TRACER
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not tracer.enabled:
+            return (yield from func(*args, **kwargs))
+        return (yield from traced_generator(plan.open(args, kwargs), func(*args, **kwargs)))
+
+    return wrapper
+
+
+def _async_generator_wrapper(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
+    tracer = _tracer.TRACER
+
+    def open_span(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span | None:
+        return plan.open(args, kwargs) if tracer.enabled else None
+
+    return async_generator_wrapper(func, open_span)

@@ -1,0 +1,20 @@
+"""Trace and span ids: random hex strings, cheap enough for the hot path."""
+
+from __future__ import annotations
+
+import random
+
+# ``random.getrandbits`` is a C call with no lock, several times faster than ``secrets`` or
+# ``uuid4``. Ids only need to be unique, not unguessable. A child process reseeds the
+# generator after ``os.fork`` (CPython does this itself), so ids never repeat across forks.
+_bits = random.getrandbits
+
+
+def new_trace_id() -> str:
+    """32 lowercase hex characters (a W3C trace id)."""
+    return f"{_bits(128) or 1:032x}"
+
+
+def new_span_id() -> str:
+    """16 lowercase hex characters (a W3C span id), never all zeros."""
+    return f"{_bits(64) or 1:016x}"

@@ -1,0 +1,203 @@
+"""Usage, thinking, model and provider from objects that provider SDKs return.
+
+Duck-typed: works on OpenAI and Anthropic SDK objects and on their plain-dict forms,
+without importing either SDK. Every function returns None/empty for anything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from whyops.models import ThinkingBlock, TokenUsage
+
+__all__ = ["ProviderFacts", "extract", "response_summary", "usage_from"]
+
+
+@attrs.frozen(slots=True)
+class ProviderFacts:
+    """What a returned provider object says about the call that produced it."""
+
+    usage: TokenUsage | None = None
+    thinking: tuple[ThinkingBlock, ...] = ()
+    model: str | None = None
+    provider: str | None = None
+
+
+def _get(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _kind(obj: Any) -> str | None:
+    """``anthropic``, ``openai_chat``, ``openai_responses`` or None."""
+    marker = _get(obj, "object")
+    if marker == "chat.completion":
+        return "openai_chat"
+    if marker == "response":
+        return "openai_responses"
+    if _get(obj, "type") == "message" and _get(obj, "content") is not None:
+        return "anthropic"
+    return None
+
+
+def usage_from(usage: Any) -> TokenUsage | None:
+    """A :class:`TokenUsage` from an OpenAI or Anthropic ``usage`` object or dict."""
+    if usage is None:
+        return None
+    if isinstance(usage, TokenUsage):
+        return usage
+    if _get(usage, "cache_read_input_tokens") is not None or (
+        _get(usage, "input_tokens") is not None and _get(usage, "total_tokens") is None
+    ):
+        return _anthropic_usage(usage)
+    prompt = _int(_get(usage, "prompt_tokens"))
+    completion = _int(_get(usage, "completion_tokens"))
+    details = _get(usage, "prompt_tokens_details")
+    if prompt is None:  # Responses API names
+        prompt = _int(_get(usage, "input_tokens"))
+        completion = _int(_get(usage, "output_tokens"))
+        details = _get(usage, "input_tokens_details")
+    cached = _int(_get(details, "cached_tokens")) if details is not None else None
+    total = _int(_get(usage, "total_tokens"))
+    if prompt is None and completion is None and total is None:
+        return None
+    return TokenUsage(prompt, completion, total, cached or None, None)
+
+
+def _anthropic_usage(usage: Any) -> TokenUsage | None:
+    prompt = _int(_get(usage, "input_tokens"))
+    completion = _int(_get(usage, "output_tokens"))
+    read = _int(_get(usage, "cache_read_input_tokens"))
+    created = _int(_get(usage, "cache_creation_input_tokens"))
+    parts = [n for n in (prompt, completion, read, created) if n is not None]
+    if not parts:
+        return None
+    return TokenUsage(prompt, completion, sum(parts), read, created)
+
+
+def _anthropic_thinking(message: Any) -> tuple[ThinkingBlock, ...]:
+    blocks = []
+    for block in _get(message, "content") or ():
+        kind = _get(block, "type")
+        if kind == "thinking":
+            blocks.append(
+                ThinkingBlock(text=_get(block, "thinking"), signature=_get(block, "signature"))
+            )
+        elif kind == "redacted_thinking":
+            blocks.append(ThinkingBlock(redacted_data=_get(block, "data")))
+    return tuple(blocks)
+
+
+def _openai_reasoning(response: Any) -> tuple[ThinkingBlock, ...]:
+    blocks = []
+    for item in _get(response, "output") or ():
+        if _get(item, "type") != "reasoning":
+            continue
+        texts = [_get(part, "text") for part in _get(item, "summary") or ()]
+        text = "\n\n".join(t for t in texts if isinstance(t, str))
+        if text:
+            blocks.append(ThinkingBlock(text=text))
+    return tuple(blocks)
+
+
+def extract(obj: Any) -> ProviderFacts | None:
+    """Facts about a returned provider response, or None when ``obj`` is not one."""
+    kind = _kind(obj)
+    if kind is None:
+        return None
+    model = _get(obj, "model")
+    thinking: tuple[ThinkingBlock, ...] = ()
+    if kind == "anthropic":
+        thinking = _anthropic_thinking(obj)
+    elif kind == "openai_responses":
+        thinking = _openai_reasoning(obj)
+    return ProviderFacts(
+        usage=usage_from(_get(obj, "usage")),
+        thinking=thinking,
+        model=model if isinstance(model, str) else None,
+        provider="anthropic" if kind == "anthropic" else "openai",
+    )
+
+
+def response_summary(obj: Any) -> dict[str, Any] | None:
+    """``{"content", "toolCalls", "finishReason"}`` of a provider response, for the wire."""
+    kind = _kind(obj)
+    if kind == "openai_chat":
+        return _chat_summary(obj)
+    if kind == "anthropic":
+        return _anthropic_summary(obj)
+    if kind == "openai_responses":
+        return _responses_summary(obj)
+    return None
+
+
+def _chat_summary(obj: Any) -> dict[str, Any]:
+    choices = _get(obj, "choices") or []
+    first = choices[0] if choices else None
+    message = _get(first, "message") if first is not None else None
+    calls = []
+    for call in (_get(message, "tool_calls") or []) if message is not None else []:
+        function = _get(call, "function")
+        calls.append(
+            {
+                "id": _get(call, "id"),
+                "function": {
+                    "name": _get(function, "name"),
+                    "arguments": _get(function, "arguments"),
+                },
+            }
+        )
+    return {
+        "content": _get(message, "content") if message is not None else None,
+        "toolCalls": calls,
+        "finishReason": _get(first, "finish_reason") if first is not None else None,
+    }
+
+
+def _anthropic_summary(obj: Any) -> dict[str, Any]:
+    texts, calls = [], []
+    for block in _get(obj, "content") or ():
+        kind = _get(block, "type")
+        if kind == "text":
+            texts.append(_get(block, "text") or "")
+        elif kind == "tool_use":
+            calls.append(
+                {
+                    "id": _get(block, "id"),
+                    "function": {"name": _get(block, "name"), "arguments": _get(block, "input")},
+                }
+            )
+    return {
+        "content": "".join(texts) or None,
+        "toolCalls": calls,
+        "finishReason": _get(obj, "stop_reason"),
+    }
+
+
+def _responses_summary(obj: Any) -> dict[str, Any]:
+    texts, calls = [], []
+    for item in _get(obj, "output") or ():
+        kind = _get(item, "type")
+        if kind == "message":
+            for part in _get(item, "content") or ():
+                if _get(part, "type") == "output_text":
+                    texts.append(_get(part, "text") or "")
+        elif kind == "function_call":
+            calls.append(
+                {
+                    "id": _get(item, "call_id"),
+                    "function": {"name": _get(item, "name"), "arguments": _get(item, "arguments")},
+                }
+            )
+    return {
+        "content": "".join(texts) or None,
+        "toolCalls": calls,
+        "finishReason": _get(obj, "status"),
+    }

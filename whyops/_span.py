@@ -1,0 +1,366 @@
+"""The live span: mutable, owned by the code it traces, frozen into a record at its end.
+
+A span does no I/O. Starting it reads the ambient context, draws an id and reads two
+clocks; ending it reads one clock and hands the finished span to the tracer, whose
+processors freeze it into a :class:`~whyops.models.SpanRecord` (off the caller's thread
+when batching). Once ended, a span ignores further changes.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from contextvars import Token
+from random import getrandbits
+from time import perf_counter_ns, time_ns
+from types import TracebackType
+from typing import Any
+
+from whyops import _tracer
+from whyops._capture import snapshot
+from whyops._context import SPAN, SUPPRESS, TRACE, TraceContext
+from whyops._ids import new_trace_id
+from whyops._providers import extract, usage_from
+from whyops.models import (
+    ExceptionInfo,
+    SpanKind,
+    SpanRecord,
+    Status,
+    ThinkingBlock,
+    TokenUsage,
+)
+
+__all__ = ["NOOP_SPAN", "Span"]
+
+_NEW, _LIVE, _ENDED, _NOOP = 0, 1, 2, 3
+_AGENT = SpanKind.AGENT
+# Return values of these types can never be provider responses: skip the duck-typing.
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, set})
+_MUTABLE = frozenset({list, dict, set, bytearray})
+# Marks an exception already recorded in full by the span it was raised in.
+_ORIGIN_ATTR = "__whyops_origin__"
+
+Tokens = tuple["Token[Span | None]", "Token[TraceContext | None] | None"]
+
+
+class Span:
+    """One traced operation. See the ``Span`` section of docs/core.md."""
+
+    # No __slots__: rarely-set fields live as class-level defaults, so a new span only
+    # stores what every span has (measurably cheaper than filling twenty slots).
+    output: Any = None
+    has_output = False
+    thinking: list[ThinkingBlock] | None = None
+    usage: TokenUsage | None = None
+    model: str | None = None
+    provider: str | None = None
+    exception: ExceptionInfo | None = None
+    status = Status.OK
+    _sid = 0
+    _parent_sid = 0
+    _count = 0
+    _owns_trace = False
+    trace: TraceContext
+    start_time_ns: int
+    end_time_ns: int
+    duration_ns: int
+    _start_perf: int
+    _tokens: Tokens
+
+    def __init__(
+        self,
+        name: str,
+        kind: SpanKind = SpanKind.SPAN,
+        inputs: Mapping[str, Any] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        capture_output: bool = True,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.inputs = inputs
+        self.attributes: dict[str, Any] | None = dict(attributes) if attributes else None
+        self._capture_output = capture_output
+        self._state = _NEW
+
+    # -- identity ---------------------------------------------------------------------
+
+    @property
+    def span_id(self) -> str:
+        """16 hex characters ("" before the span starts)."""
+        return f"{self._sid:016x}" if self._sid else ""
+
+    @property
+    def parent_span_id(self) -> str | None:
+        return f"{self._parent_sid:016x}" if self._parent_sid else None
+
+    @property
+    def trace_id(self) -> str:
+        return self.trace.trace_id if self._state in (_LIVE, _ENDED) else ""
+
+    @property
+    def is_recording(self) -> bool:
+        """True while the span is live and will be exported."""
+        return self._state == _LIVE
+
+    def __repr__(self) -> str:
+        return f"<Span {self.kind.value} {self.name!r} {self.span_id or '-'}>"
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Give the span its place in the tree and its start time; the context is untouched."""
+        if SUPPRESS.get():
+            self._state = _NOOP
+            return
+        parent = SPAN.get()
+        trace = TRACE.get()
+        if trace is None:
+            agent = self.name if self.kind is _AGENT else _tracer.TRACER.config.agent_name
+            trace = TraceContext(new_trace_id(), agent_name=agent)
+            self._owns_trace = True
+        elif self.kind is _AGENT and trace.agent_name is None and parent is None:
+            trace = trace._replace(agent_name=self.name)
+            self._owns_trace = True
+        self.trace = trace
+        if parent is not None:
+            self._parent_sid = parent._sid
+        elif trace.parent_span_id is not None:
+            self._parent_sid = int(trace.parent_span_id, 16)
+        self._sid = getrandbits(64) or 1
+        self._state = _LIVE
+        self.start_time_ns = time_ns()
+        self._start_perf = perf_counter_ns()
+
+    def activate(self) -> Tokens:
+        """Make this span (and its trace, when it started one) current in this context."""
+        trace_token = TRACE.set(self.trace) if self._owns_trace else None
+        return SPAN.set(self), trace_token
+
+    @staticmethod
+    def deactivate(tokens: Tokens) -> None:
+        span_token, trace_token = tokens
+        try:
+            SPAN.reset(span_token)
+            if trace_token is not None:
+                TRACE.reset(trace_token)
+        except ValueError:
+            # Entered in one context and left in another (a ``with`` spread over two
+            # tasks): the span still ends; the other context's state is not ours to fix.
+            pass
+
+    def end(self, exc: BaseException | None = None, tb: TracebackType | None = None) -> None:
+        """Stop the clock, record ``exc`` if any, and hand the span to the tracer."""
+        if self._state != _LIVE:
+            return
+        duration = perf_counter_ns() - self._start_perf
+        self.duration_ns = duration
+        self.end_time_ns = self.start_time_ns + duration
+        if exc is not None:
+            self._record_exception(exc, tb)
+        self._state = _ENDED
+        _tracer.TRACER.on_end(self)
+
+    def __enter__(self) -> Span:
+        self.start()
+        if self._state == _LIVE:
+            self._tokens = self.activate()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._state != _LIVE:
+            return
+        span_token, trace_token = self._tokens
+        del self._tokens  # a queued span must not keep context tokens (and their values) alive
+        try:
+            SPAN.reset(span_token)
+            if trace_token is not None:
+                TRACE.reset(trace_token)
+        except ValueError:
+            pass  # left in another context than entered (see ``deactivate``)
+        duration = perf_counter_ns() - self._start_perf
+        self.duration_ns = duration
+        self.end_time_ns = self.start_time_ns + duration
+        if exc is not None:
+            self._record_exception(exc, tb)
+        self._state = _ENDED
+        _tracer.TRACER.on_end(self)
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- what happened ----------------------------------------------------------------
+
+    def set_result(self, value: Any) -> Any:
+        """Record a returned value (if output capture is on) and what it says; return it."""
+        if self._state != _LIVE:
+            return value
+        tracer = _tracer.TRACER
+        kind = type(value)
+        if self._capture_output and tracer.capture_outputs:
+            self.output = snapshot(value, tracer.snapshot_limit) if kind in _MUTABLE else value
+            self.has_output = True
+        if kind not in _PLAIN:
+            self._absorb(value)
+        return value
+
+    def _absorb(self, value: Any) -> None:
+        try:
+            facts = extract(value)
+        except Exception:
+            return
+        if facts is None:
+            return
+        if facts.usage is not None and self.usage is None:
+            self.usage = facts.usage
+        if facts.thinking:
+            self.thinking = [*(self.thinking or ()), *facts.thinking]
+        self.model = self.model or facts.model
+        self.provider = self.provider or facts.provider
+
+    def set_output(self, value: Any) -> None:
+        """Set the span's output explicitly (replaces a captured return value)."""
+        if self._state == _LIVE:
+            self.output = snapshot(value, _tracer.TRACER.snapshot_limit)
+            self.has_output = True
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Attach a free attribute (shown in the tree, sent in the last event's metadata)."""
+        if self._state == _LIVE:
+            if self.attributes is None:
+                self.attributes = {}
+            self.attributes[str(key)] = snapshot(value, _tracer.TRACER.snapshot_limit)
+
+    def set_model(self, model: str | None, provider: str | None = None) -> None:
+        if self._state == _LIVE:
+            self.model = model
+            if provider is not None:
+                self.provider = provider
+
+    def record_thinking(
+        self,
+        text: str | None = None,
+        signature: str | None = None,
+        redacted_data: str | None = None,
+    ) -> None:
+        """Record one thinking block: visible text (with its signature) or a redacted blob."""
+        if self._state == _LIVE:
+            block = ThinkingBlock(text=text, signature=signature, redacted_data=redacted_data)
+            self.thinking = [*(self.thinking or ()), block]
+
+    def record_usage(self, usage: Any = None, **counts: int | None) -> None:
+        """Add token counts: a :class:`TokenUsage`, a provider ``usage`` object, or counts."""
+        if self._state != _LIVE:
+            return
+        found = usage_from(usage) if usage is not None else TokenUsage(**counts)
+        if found is not None:
+            self.usage = found if self.usage is None else _add_usage(self.usage, found)
+
+    def record_item(self, item: Any) -> None:
+        """Count one yielded item and keep it while under the cap."""
+        if self._state != _LIVE:
+            return
+        tracer = _tracer.TRACER
+        if self.output is None:
+            self.output, self._count = [], 0
+            self.has_output = self._capture_output and tracer.capture_outputs
+        self._count += 1
+        if self.has_output and self._count <= tracer.config.limits.max_yielded_items:
+            self.output.append(snapshot(item, tracer.snapshot_limit))
+
+    def finish_iteration(self, how: str) -> None:
+        """Turn the yielded items into the generator output ``{yielded, count, ...}``."""
+        if self._state != _LIVE:
+            return
+        items = self.output if isinstance(self.output, list) else []
+        count = self._count if self.output is not None else 0
+        self.output = {
+            "yielded": items if self.has_output else [],
+            "count": count,
+            "truncated": count > len(items),
+            "ended": how,
+        }
+        self.has_output = True
+
+    def _record_exception(self, exc: BaseException, tb: TracebackType | None) -> None:
+        self.status = Status.ERROR
+        name = type(exc).__qualname__
+        message = _safe_str(exc)
+        origin = getattr(exc, _ORIGIN_ATTR, None)
+        if origin is not None and origin[0] == self.trace.trace_id:
+            self.exception = ExceptionInfo(name, message, "", origin_span_id=origin[1])
+            return
+        try:
+            text = "".join(traceback.format_exception(type(exc), exc, tb))
+        except Exception:
+            text = ""
+        self.exception = ExceptionInfo(name, message, text)
+        try:
+            setattr(exc, _ORIGIN_ATTR, (self.trace.trace_id, self.span_id))
+        except Exception:
+            pass
+
+    # -- hand-off ---------------------------------------------------------------------
+
+    def to_record(self) -> SpanRecord:
+        """The frozen form of an ended span (called by processors, often on the flusher)."""
+        trace = self.trace
+        return SpanRecord(
+            trace_id=trace.trace_id,
+            span_id=f"{self._sid:016x}",
+            parent_span_id=f"{self._parent_sid:016x}" if self._parent_sid else None,
+            name=self.name,
+            kind=self.kind,
+            start_time_ns=self.start_time_ns,
+            end_time_ns=self.end_time_ns,
+            duration_ns=self.duration_ns,
+            status=self.status,
+            agent_name=trace.agent_name,
+            thread_id=trace.thread_id,
+            external_user_id=trace.external_user_id,
+            inputs=self.inputs,
+            output=self.output,
+            has_output=self.has_output,
+            exception=self.exception,
+            thinking=tuple(self.thinking or ()),
+            usage=self.usage,
+            model=self.model,
+            provider=self.provider,
+            attributes=self.attributes or {},
+        )
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__qualname__}>"
+
+
+def _add_usage(a: TokenUsage, b: TokenUsage) -> TokenUsage:
+    def add(x: int | None, y: int | None) -> int | None:
+        return None if x is None and y is None else (x or 0) + (y or 0)
+
+    return TokenUsage(
+        add(a.prompt_tokens, b.prompt_tokens),
+        add(a.completion_tokens, b.completion_tokens),
+        add(a.total_tokens, b.total_tokens),
+        add(a.cache_read_tokens, b.cache_read_tokens),
+        add(a.cache_creation_tokens, b.cache_creation_tokens),
+    )
+
+
+NOOP_SPAN = Span("noop")
+NOOP_SPAN._state = _NOOP

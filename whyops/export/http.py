@@ -1,0 +1,227 @@
+"""Export to the WhyOps ingest API: ``POST {analyse}/events/ingest`` with JSON arrays.
+
+Request building and response classification are pure functions; only
+:class:`HttpExporter` does I/O, over one pooled ``httpx2`` connection, imported when the
+exporter starts (``import whyops`` never imports the HTTP stack).
+
+Retries: 429, 5xx, 408 and connection errors are retried with exponential backoff and
+full jitter, honouring ``Retry-After``, up to ``max_retries`` times; shutdown interrupts
+the waits. 413 (and a body over ``max_body_bytes``) splits the batch in halves. Any other
+4xx drops the batch, logging the server's answer (once per status).
+Every event carries an ``idempotencyKey``, so a retried batch is never stored twice.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from whyops._config import DEFAULT_LIMITS, Limits
+from whyops._errors import log_internal_error, warn_once
+from whyops._version import __version__
+from whyops.export import ExportResult
+from whyops.models import Record
+from whyops.wire import to_events
+
+__all__ = ["HttpExporter", "Outcome", "build_request", "classify_response", "encode_events"]
+
+INGEST_PATH = "/events/ingest"
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_TOO_LARGE = "too large"
+
+
+@attrs.frozen(slots=True)
+class Request:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@attrs.frozen(slots=True)
+class Outcome:
+    """What to do after a response: ``ok``, ``retry`` (after ``delay`` s) or ``drop``."""
+
+    action: str
+    delay: float | None = None
+    message: str = ""
+
+
+def encode_events(records: Sequence[Record], limits: Limits, agent_name: str | None) -> bytes:
+    """One JSON array of WhyOps events for a batch of records."""
+    events = []
+    for record in records:
+        for event in to_events(record, limits):
+            if agent_name and event.get("agentName") == "default":
+                event["agentName"] = agent_name
+            events.append(event)
+    return json.dumps(events, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def build_request(analyse_url: str, api_key: str, body: bytes) -> Request:
+    """The ingest request for an encoded batch."""
+    return Request(
+        method="POST",
+        url=analyse_url.rstrip("/") + INGEST_PATH,
+        headers={
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "User-Agent": f"whyops-python/{__version__}",
+        },
+        body=body,
+    )
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def classify_response(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+    """Pure: map an HTTP answer to ok / retry / drop."""
+    if 200 <= status < 300:
+        return Outcome("ok")
+    text = body[:2000].decode("utf-8", "replace")
+    if status in _RETRY_STATUSES or status >= 500:
+        delay = retry_after_seconds(headers.get("retry-after") or headers.get("Retry-After"))
+        return Outcome("retry", delay, f"HTTP {status}: {text}")
+    return Outcome("drop", None, f"HTTP {status}: {text}")
+
+
+def backoff_delay(attempt: int, base: float, cap: float, hint: float | None) -> float:
+    """Exponential backoff with full jitter; a server's ``Retry-After`` wins (up to ``cap``)."""
+    if hint is not None:
+        return min(hint, cap)
+    return random.uniform(0, min(cap, base * (2**attempt)))
+
+
+class HttpExporter:
+    """Posts batches of events to a WhyOps-compatible analyse API."""
+
+    def __init__(
+        self,
+        analyse_url: str,
+        api_key: str,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        timeout: float = 10.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 10.0,
+        default_agent_name: str | None = None,
+        max_body_bytes: int = 4 * 2**20,
+    ) -> None:
+        self.analyse_url = analyse_url.rstrip("/")
+        self.api_key = api_key
+        self.limits = limits
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.default_agent_name = default_agent_name
+        self.max_body_bytes = max_body_bytes
+        self._stopping = threading.Event()
+        self._client: Any = None
+
+    def _http(self) -> Any:
+        if self._client is None:
+            import httpx2
+
+            self._client = httpx2.Client(
+                timeout=self.timeout,
+                limits=httpx2.Limits(max_connections=1, max_keepalive_connections=1),
+            )
+        return self._client
+
+    def export(self, records: Sequence[Record]) -> ExportResult:
+        body = encode_events(records, self.limits, self.default_agent_name)
+        if len(body) > self.max_body_bytes and len(records) > 1:
+            return self._split(records)
+        result = self._post(build_request(self.analyse_url, self.api_key, body), len(records))
+        if result.error == _TOO_LARGE and len(records) > 1:
+            return self._split(records, result.retries)
+        if result.error == _TOO_LARGE:
+            self._report_loss(
+                Outcome("drop", None, "HTTP 413: event larger than the server accepts"), 1
+            )
+        return result
+
+    def _split(self, records: Sequence[Record], retries: int = 0) -> ExportResult:
+        """Halve a batch too large for one request; the result is ok only if both halves are."""
+        middle = len(records) // 2
+        first, second = self.export(records[:middle]), self.export(records[middle:])
+        return ExportResult(
+            ok=first.ok and second.ok,
+            retries=retries + first.retries + second.retries,
+            error=first.error or second.error,
+        )
+
+    def _post(self, request: Request, count: int) -> ExportResult:
+        retries = 0
+        while True:
+            outcome = self._send(request)
+            if outcome.action == "ok":
+                return ExportResult(ok=True, retries=retries)
+            if outcome.message.startswith("HTTP 413"):
+                return ExportResult(ok=False, retries=retries, error=_TOO_LARGE)
+            if outcome.action == "drop" or retries >= self.max_retries or self._stopping.is_set():
+                self._report_loss(outcome, count)
+                return ExportResult(ok=False, retries=retries, error=outcome.message)
+            delay = backoff_delay(retries, self.backoff_base, self.backoff_cap, outcome.delay)
+            retries += 1
+            if self._stopping.wait(delay):
+                self._report_loss(outcome, count)
+                return ExportResult(ok=False, retries=retries, error="shutting down")
+
+    def _send(self, request: Request) -> Outcome:
+        try:
+            response = self._http().request(
+                request.method, request.url, headers=dict(request.headers), content=request.body
+            )
+        except Exception as exc:
+            return Outcome("retry", None, f"{type(exc).__name__}: {exc}")
+        return classify_response(response.status_code, response.headers, response.content)
+
+    def _report_loss(self, outcome: Outcome, count: int) -> None:
+        status = outcome.message.split(":", 1)[0]
+        warn_once(
+            f"http-loss:{status}",
+            "whyops: %d records not delivered to %s (%s); further losses are counted in "
+            "the DeliveryReport",
+            count,
+            self.analyse_url,
+            outcome.message,
+        )
+
+    def shutdown(self) -> None:
+        """Stop retrying at once and close the connection."""
+        self._stopping.set()
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:
+                log_internal_error("HttpExporter.shutdown")
+
+    def after_fork(self) -> None:
+        # The parent's pooled socket must not be shared; the child opens its own.
+        self._client = None
+        self._stopping = threading.Event()

@@ -1,0 +1,136 @@
+"""One span per server request, shared by the ASGI and WSGI middleware.
+
+The span is opened when the request arrives and closed when the response is done, which
+for WSGI is after the server closed the body iterator: so it is driven by explicit
+``open()``/``close()`` calls instead of a ``with`` block. Both must run in the same
+``contextvars.Context`` (the middleware see to that).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from http import HTTPStatus
+
+from whyops import _tracer
+from whyops._context import current_trace_id, trace_context
+from whyops._errors import log_internal_error
+from whyops._span import Span
+from whyops.integrations._propagation import RemoteContext
+from whyops.models import ExceptionInfo, SpanKind, Status
+
+__all__ = ["RequestTrace"]
+
+METHOD = "http.request.method"
+PATH = "url.path"
+ROUTE = "http.route"
+STATUS_CODE = "http.response.status_code"
+
+
+class RequestTrace:
+    """The trace context and span of one incoming request."""
+
+    __slots__ = ("_method", "_path", "_remote", "_stack", "agent_name", "span", "trace_id")
+
+    def __init__(
+        self, remote: RemoteContext, method: str, path: str, agent_name: str | None = None
+    ) -> None:
+        self._remote = remote
+        self._method = method
+        self._path = path
+        self._stack = ExitStack()
+        self.agent_name = agent_name
+        self.span: Span | None = None
+        self.trace_id: str | None = None
+
+    def open(self) -> None:
+        """Enter the caller's trace (or a new one) and make the request span current.
+
+        Never raises: a tracing failure leaves the request untraced, not failed.
+        """
+        try:
+            self._open()
+        except Exception:
+            self.span = None
+            self._stack.close()
+            log_internal_error("request span start")
+
+    def _open(self) -> None:
+        remote = self._remote
+        tracer = _tracer.TRACER
+        agent = self.agent_name or tracer.config.agent_name
+        if remote.trace_id is not None or agent is not None:
+            # Even with tracing off, the caller's trace id stays ambient, so proxied model
+            # calls made while serving the request still land in the caller's trace.
+            self._stack.enter_context(
+                trace_context(
+                    trace_id=remote.trace_id,
+                    thread_id=remote.thread_id,
+                    external_user_id=remote.external_user_id,
+                    agent_name=agent,
+                )
+            )
+        self.trace_id = current_trace_id()
+        if not tracer.enabled:
+            return
+        span = Span(
+            f"{self._method} {self._path}",
+            SpanKind.SPAN,
+            attributes={METHOD: self._method, PATH: self._path},
+        )
+        span.start()
+        if not span.is_recording:
+            return
+        if span.parent_span_id is None and remote.parent_span_id is not None:
+            _adopt_remote_parent(span, remote.parent_span_id)
+        tokens = span.activate()
+        self._stack.callback(Span.deactivate, tokens)
+        self.span = span
+        self.trace_id = span.trace_id
+
+    def close(
+        self,
+        status_code: int | None,
+        route: str | None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Record the outcome, end the span and leave the trace context (never raises)."""
+        span = self.span
+        try:
+            try:
+                if span is not None:
+                    self._finish(span, status_code, route, error)
+            finally:
+                self._stack.close()
+                if span is not None:
+                    span.end(error, error.__traceback__ if error is not None else None)
+        except Exception:
+            log_internal_error("request span end")
+
+    def _finish(
+        self, span: Span, status_code: int | None, route: str | None, error: BaseException | None
+    ) -> None:
+        if route:
+            span.name = f"{self._method} {route}"
+            span.set_attribute(ROUTE, route)
+        if status_code is not None:
+            span.set_attribute(STATUS_CODE, status_code)
+        if error is None and status_code is not None and status_code >= 500:
+            # A framework that turned an exception into a 5xx answer has swallowed it; the
+            # request still failed, and the tree should say so.
+            span.status = Status.ERROR
+            span.exception = ExceptionInfo("HTTPError", _status_text(status_code), "")
+
+
+def _adopt_remote_parent(span: Span, parent_span_id: str) -> None:
+    """Make ``span`` (a root here) the child of the caller's span in another service."""
+    # TODO(core): a public way to name a remote parent, e.g.
+    # ``trace_context(trace_id=..., parent_span_id=...)`` whose first root span becomes a
+    # child of that id, would replace this write to the span's private id field.
+    span._parent_sid = int(parent_span_id, 16)
+
+
+def _status_text(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)

@@ -1,0 +1,123 @@
+"""App assembly: collector, read API, proxy, simulator and web page on one Starlette app."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import Scope
+from starlette.staticfiles import StaticFiles
+
+from whyops.server import collector, readapi
+from whyops.server.recorder import Recorder
+from whyops.server.settings import ServerSettings
+from whyops.server.store import Store, bootstrap_keys
+
+log = logging.getLogger("whyops.server")
+WEB_DIR = Path(__file__).parent / "web"
+
+
+def _optional(module: str) -> Any | None:
+    """Import a part of the server that may not be installed (yet): None when missing."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+
+
+def _proxy_routes() -> list[BaseRoute]:
+    proxy = _optional("whyops.server.proxy")
+    if proxy is None or not hasattr(proxy, "routes"):
+        return []
+    return list(proxy.routes())
+
+
+def _simulator_routes() -> list[BaseRoute]:
+    simulator = _optional("whyops.server.simulator")
+    if simulator is None or not hasattr(simulator, "create_app"):
+        return []
+    return [Mount("/simulator", app=simulator.create_app())]
+
+
+class _WebMount(Mount):
+    """The web page at ``/``, but only for GET/HEAD outside the API prefixes, so an unknown
+    API path stays a JSON 404 and a wrong method on an API route a 405 with its own Allow."""
+
+    _API_PREFIXES = ("/api/", "/v1/", "/simulator/")
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and (
+            scope["method"] not in ("GET", "HEAD") or scope["path"].startswith(self._API_PREFIXES)
+        ):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _web_routes() -> list[BaseRoute]:
+    if not (WEB_DIR / "index.html").is_file():
+        return []
+    return [_WebMount("/", app=StaticFiles(directory=WEB_DIR, html=True), name="web")]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "Not Found", 405: "Method Not Allowed"}
+    message = messages.get(exc.status_code, exc.detail)
+    return JSONResponse({"error": message}, exc.status_code, headers=exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "Internal Server Error"}, 500)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    settings: ServerSettings = app.state.settings
+    keys, generated = bootstrap_keys(settings.db_path, settings.key_specs)
+    if generated is not None:
+        log.warning("generated API key (shown once): %s", generated)
+    store = Store(settings.db_path)
+    app.state.keys = keys
+    app.state.store = store
+    app.state.recorder = Recorder(store)
+    try:
+        yield
+    finally:
+        await _close_proxy(app)
+        store.close()
+
+
+async def _close_proxy(app: Starlette) -> None:
+    proxy = _optional("whyops.server.proxy")
+    if proxy is not None and hasattr(proxy, "aclose"):
+        try:
+            await proxy.aclose(app)
+        except Exception:
+            log.exception("closing the proxy's upstream client failed")
+
+
+def create_app(settings: ServerSettings) -> Starlette:
+    """The whole server as one ASGI app; storage opens and closes with its lifespan."""
+    routes: list[BaseRoute] = [*collector.routes(), *readapi.routes()]
+    routes += _proxy_routes()
+    routes += _simulator_routes()
+    routes += _web_routes()
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    return app

@@ -1,0 +1,154 @@
+"""The WhyOps collector: agent init and event ingest, same paths, bodies and status codes.
+
+Writes are acknowledged only after they are committed: ``/api/events/ingest`` answers 202
+once the batch is in the database (WhyOps answers 202 when it is queued in Redis).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from whyops.server.agent_schema import parse_agent_init
+from whyops.server.auth import authenticate, unauthorized
+from whyops.server.bodies import BodyError, read_json
+from whyops.server.settings import ServerSettings
+from whyops.server.store import EventResult, Project, Store, WriterClosedError
+from whyops.server.timeutil import now_us
+from whyops.server.validation import Issues, check_string, validate_events
+
+
+def _settings(request: Request) -> ServerSettings:
+    return request.app.state.settings
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _unavailable() -> JSONResponse:
+    return JSONResponse({"error": "Service Unavailable: the server is shutting down"}, 503)
+
+
+async def init_agent(request: Request) -> Response:
+    """``POST /api/entities/init`` and ``POST /v1/agents/init``."""
+    project = await authenticate(request)
+    if project is None:
+        return unauthorized(request, success=False)
+    try:
+        body = await read_json(request, _settings(request).max_body_bytes)
+    except BodyError as exc:
+        return JSONResponse({"success": False, "error": exc.message}, exc.status)
+    name, metadata, issues = parse_agent_init(body)
+    if issues:
+        error = {"issues": issues, "name": "ZodError"}
+        return JSONResponse({"success": False, "error": error}, 400)
+    try:
+        future = _store(request).init_agent(project.id, name, metadata)
+    except WriterClosedError:
+        return _unavailable()
+    outcome = await asyncio.wrap_future(future)
+    payload = {
+        "success": True,
+        "agentId": outcome.agent_id,
+        "agentVersionId": outcome.version_id,
+        "status": "created" if outcome.created else "existing",
+        "versionHash": outcome.version_hash,
+    }
+    return JSONResponse(payload, 201 if outcome.created else 200)
+
+
+def _validation_failed(details: list[dict[str, str]]) -> JSONResponse:
+    return JSONResponse({"error": "Validation failed", "details": details}, 400)
+
+
+async def _accept(
+    request: Request, forced_type: str | None = None
+) -> tuple[Any, list[EventResult]] | Response:
+    """Authenticate, parse, validate and store a batch; a Response means it was refused."""
+    project = await authenticate(request)
+    if project is None:
+        return unauthorized(request)
+    settings = _settings(request)
+    try:
+        body = await read_json(request, settings.max_body_bytes)
+    except BodyError as exc:
+        return exc.response()
+    if isinstance(body, list) and len(body) > settings.max_batch_events:
+        message = (
+            f"Payload Too Large: {len(body)} events in one batch,"
+            f" the limit is {settings.max_batch_events}"
+        )
+        return JSONResponse({"error": message}, 413)
+    return await _validate_and_store(request, project, body, forced_type)
+
+
+async def _validate_and_store(
+    request: Request, project: Project, body: Any, forced_type: str | None
+) -> tuple[Any, list[EventResult]] | Response:
+    issues = Issues()
+    header_user = request.headers.get("x-external-user-id")
+    if header_user is not None:
+        header_user = check_string(header_user, "X-External-User-Id", issues, max_len=255)
+    if issues:
+        return _validation_failed(issues.items)
+    rows, details = validate_events(
+        body, received_us=now_us(), default_external_user_id=header_user, forced_type=forced_type
+    )
+    if details:
+        return _validation_failed(details)
+    try:
+        future = _store(request).ingest(project.id, rows)
+    except WriterClosedError:
+        return _unavailable()
+    return body, await asyncio.wrap_future(future)
+
+
+async def ingest(request: Request) -> Response:
+    """``POST /api/events/ingest``: 202 once the whole batch is committed."""
+    outcome = await _accept(request)
+    if isinstance(outcome, Response):
+        return outcome
+    body, _ = outcome
+    count = len(body) if isinstance(body, list) else 1
+    return JSONResponse({"success": True, "accepted": True, "queuedCount": count}, 202)
+
+
+def _per_item(body: Any, results: list[EventResult]) -> Any:
+    """One result per posted item (a legacy ``tool_call`` item stored two events: the last)."""
+    by_item = {result.item: result.to_json() for result in results}
+    if isinstance(body, list):
+        return [by_item[i] for i in range(len(body))]
+    return by_item[0]
+
+
+async def create_events(request: Request) -> Response:
+    """``POST /api/events``: synchronous, 201 with per-event results (saved/skipped)."""
+    outcome = await _accept(request)
+    if isinstance(outcome, Response):
+        return outcome
+    body, results = outcome
+    return JSONResponse(_per_item(body, results), 201)
+
+
+async def tool_result(request: Request) -> Response:
+    """``POST /api/events/tool-result``: a ``tool_call_response`` without ``eventType``."""
+    outcome = await _accept(request, forced_type="tool_call_response")
+    if isinstance(outcome, Response):
+        return outcome
+    body, results = outcome
+    return JSONResponse(_per_item(body, results), 201)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/entities/init", init_agent, methods=["POST"]),
+        Route("/v1/agents/init", init_agent, methods=["POST"]),
+        Route("/api/events/ingest", ingest, methods=["POST"]),
+        Route("/api/events/tool-result", tool_result, methods=["POST"]),
+        Route("/api/events", create_events, methods=["POST"]),
+    ]

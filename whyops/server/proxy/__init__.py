@@ -1,0 +1,53 @@
+"""The LLM proxy of ``whyops serve``: OpenAI and Anthropic routes that record events.
+
+``routes()`` gives the Starlette routes the server mounts; ``aclose(app)``
+closes the shared upstream client at shutdown. See docs/proxy.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from whyops.server.proxy.anthropic import Messages
+from whyops.server.proxy.base import ApiRoute
+from whyops.server.proxy.endpoints import model_call, passthrough
+from whyops.server.proxy.openai_chat import ChatCompletions
+from whyops.server.proxy.openai_embeddings import Embeddings
+from whyops.server.proxy.openai_responses import Responses
+from whyops.server.proxy.upstream import aclose
+
+__all__ = ["aclose", "routes"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _model_endpoint(api: ApiRoute) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        return await model_call(request, api)
+
+    endpoint.__name__ = api.span_name.replace(".", "_")
+    return endpoint
+
+
+async def _passthrough(request: Request) -> Response:
+    return await passthrough(request, request.url.path)
+
+
+def routes() -> list[Route]:
+    """The proxy routes, all under ``/v1``."""
+    model_routes: list[tuple[str, ApiRoute]] = [
+        ("/v1/chat/completions", ChatCompletions()),
+        ("/v1/responses", Responses()),
+        ("/v1/embeddings", Embeddings()),
+        ("/v1/messages", Messages()),
+    ]
+    return [
+        *(Route(path, _model_endpoint(api), methods=["POST"]) for path, api in model_routes),
+        Route("/v1/models", _passthrough, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", _passthrough, methods=["GET"]),
+        Route("/v1/messages/count_tokens", _passthrough, methods=["POST"]),
+    ]

@@ -1,0 +1,141 @@
+"""WhyOps event dicts for one proxied model call (pure).
+
+Provider modules describe what happened as :class:`Draft` events (type,
+content, metadata); :func:`build_events` stamps the fields every event of the
+call shares: trace, agent, span (one spanId for the whole call, per
+docs/wire-format.md), parent span, timestamps and idempotency keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+JSON = dict[str, Any]
+
+
+@attrs.frozen(slots=True)
+class Draft:
+    """One event of a call before the shared fields are stamped on.
+
+    ``refs``: ids (besides its tool call ids) by which later requests may refer
+    to this answer, such as a Responses id; remembered, never recorded.
+    """
+
+    event_type: str
+    content: Any
+    metadata: JSON = attrs.field(factory=dict)
+    refs: tuple[str, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class CallInfo:
+    """Who made a proxied call and where it belongs in the trace tree."""
+
+    trace_id: str
+    agent_name: str
+    span_id: str
+    span_name: str
+    span_kind: str
+    thread_id: str | None = None
+    parent_span_id: str | None = None
+    external_user_id: str | None = None
+
+
+def new_span_id() -> str:
+    return secrets.token_hex(8)
+
+
+def new_trace_id() -> str:
+    """A WhyOps-style ``thread_<16 chars>`` id."""
+    return "thread_" + secrets.token_urlsafe(12)[:16]
+
+
+def utc_timestamp(epoch_seconds: float) -> str:
+    moment = dt.datetime.fromtimestamp(epoch_seconds, tz=dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build_events(call: CallInfo, drafts: Iterable[Draft], epoch: float, first: int) -> list[JSON]:
+    """Full event dicts; ``first`` is the position of the first draft within the span."""
+    timestamp = utc_timestamp(epoch)
+    return [_event(call, draft, timestamp, first + n) for n, draft in enumerate(drafts)]
+
+
+def _event(call: CallInfo, draft: Draft, timestamp: str, position: int) -> JSON:
+    event: JSON = {
+        "eventType": draft.event_type,
+        "traceId": call.trace_id,
+        "agentName": call.agent_name,
+        "spanId": call.span_id,
+        "timestamp": timestamp,
+        "idempotencyKey": f"{call.span_id}:{position}",
+        "content": draft.content,
+        "metadata": draft.metadata,
+        "spanKind": call.span_kind,
+        "spanName": call.span_name,
+    }
+    if call.parent_span_id:
+        event["parentSpanId"] = call.parent_span_id
+    if call.thread_id and call.thread_id != call.trace_id:
+        event["threadId"] = call.thread_id
+    if call.external_user_id:
+        event["externalUserId"] = call.external_user_id
+    return event
+
+
+def compact(mapping: JSON) -> JSON:
+    """``mapping`` without None values (optional fields stay absent on the wire)."""
+    return {key: value for key, value in mapping.items() if value is not None}
+
+
+def thinking_draft(block: JSON, model: str | None, provider: str) -> Draft | None:
+    """An ``llm_thinking`` draft for a thinking or redacted-thinking block."""
+    kind = block.get("type")
+    if kind == "thinking":
+        content = compact(
+            {
+                "type": "thinking",
+                "thinking": block.get("thinking", ""),
+                "signature": block.get("signature") or None,
+            }
+        )
+    elif kind == "redacted_thinking":
+        content = {"type": "redacted_thinking", "data": block.get("data", "")}
+    else:
+        return None
+    return Draft("llm_thinking", content, compact({"model": model, "provider": provider}))
+
+
+def error_draft(
+    status: int | None, body: Any, *, model: str | None, provider: str, latency_ms: int
+) -> Draft:
+    """An ``error`` draft from an upstream error body (parsed JSON or text)."""
+    message, kind = _error_message(body)
+    content = compact({"message": message, "type": kind, "status": status, "body": body})
+    metadata = compact(
+        {
+            "model": model,
+            "provider": provider,
+            "latencyMs": latency_ms,
+            "status": "error",
+            "httpStatus": status,
+        }
+    )
+    return Draft("error", content, metadata)
+
+
+def _error_message(body: Any) -> tuple[str, str | None]:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error), error.get("type") or error.get("code")
+        if error is not None:
+            return str(error), None
+        if "message" in body:
+            return str(body["message"]), body.get("type")
+    return str(body)[:2000], None

@@ -1,0 +1,131 @@
+"""Relay an upstream SSE stream to the client while a StreamState reads along.
+
+Bytes go to the client as they arrive (frame by frame when the state rewrites
+the stream, chunk by chunk otherwise). When the stream ends, fails or the
+client goes away, the upstream response is closed and the state's events are
+recorded exactly once; recording only appends to the recorder's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import httpx2
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from whyops.server.proxy.base import StreamState
+from whyops.server.proxy.events import Draft
+from whyops.server.proxy.sse import Frame, SSEFramer
+
+log = logging.getLogger("whyops.server.proxy")
+
+Finisher = Callable[[list[Draft]], None]
+
+
+class StreamTap:
+    """The async iterator behind a relayed stream."""
+
+    def __init__(
+        self, upstream: httpx2.Response, state: StreamState, started: float, finish: Finisher
+    ) -> None:
+        self.upstream = upstream
+        self.state = state
+        self.started = started
+        self.finisher = finish
+        self.first_chunk_ms: int | None = None
+        self.done = False
+        self.failed = False
+
+    def _frame(self, frame: Frame) -> bytes:
+        """The state's bytes for a frame; a state that fails is bypassed, never the client."""
+        if self.failed:
+            return frame.raw
+        try:
+            return self.state.record_frame(frame)
+        except Exception:
+            log.exception("reading a %s stream failed; relaying it untouched", type(self.state))
+            self.failed = True
+            return frame.raw
+
+    async def relay(self) -> AsyncIterator[bytes]:
+        framer = SSEFramer()
+        state = self.state
+        aborted: str | None = "client_disconnected"
+        try:
+            async for chunk in self.upstream.aiter_bytes():
+                if self.first_chunk_ms is None:
+                    self.first_chunk_ms = self._elapsed_ms()
+                frames = framer.feed(chunk)
+                if state.rewrites:
+                    out = b"".join([self._frame(frame) for frame in frames])
+                    if out:
+                        yield out
+                else:
+                    for frame in frames:
+                        self._frame(frame)
+                    yield chunk
+            held = b"" if self.failed else state.drain()
+            tail = held + (framer.pending() if state.rewrites else b"")
+            aborted = None
+            if tail:
+                yield tail
+        except httpx2.TransportError:
+            aborted = "upstream_disconnected"
+            raise
+        finally:
+            await self.close(aborted)
+
+    async def close(self, aborted: str | None = "client_disconnected") -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            self.finisher(self._drafts(aborted))
+        finally:
+            await self.upstream.aclose()
+
+    def _drafts(self, aborted: str | None) -> list[Draft]:
+        try:
+            drafts = self.state.finish(self._elapsed_ms(), aborted)
+        except Exception:
+            log.exception("rebuilding a streamed answer failed")
+            return []
+        if aborted == "upstream_disconnected":
+            drafts = [broken_stream(d) if d.event_type == "llm_response" else d for d in drafts]
+        if self.first_chunk_ms is not None:
+            for draft in drafts:
+                if draft.event_type in ("llm_response", "error"):
+                    draft.metadata["timeToFirstChunkMs"] = self.first_chunk_ms
+        return drafts
+
+    def _elapsed_ms(self) -> int:
+        return round((time.perf_counter() - self.started) * 1000)
+
+
+def broken_stream(response: Draft) -> Draft:
+    """The span of a stream the upstream broke off ends in an error, with what had arrived."""
+    content = {
+        "message": "the upstream connection broke off in the middle of the stream",
+        "type": "UpstreamDisconnected",
+        "partial": response.content,
+    }
+    return Draft("error", content, {**response.metadata, "status": "error"})
+
+
+class TappedStreamingResponse(StreamingResponse):
+    """A StreamingResponse that always closes its tap, however the response ends."""
+
+    def __init__(self, tap: StreamTap, status_code: int, headers: list[tuple[str, str]]) -> None:
+        super().__init__(tap.relay(), status_code=status_code)
+        self.tap = tap
+        self.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()  # type: ignore[attr-defined]
+            await self.tap.close()

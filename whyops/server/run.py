@@ -1,0 +1,190 @@
+"""``whyops serve``: flags, start-up, signals, and ``start_in_thread`` for tests and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+import attrs
+import uvicorn
+
+from whyops.server.app import create_app
+from whyops.server.settings import ServerSettings, env_defaults
+from whyops.server.store import bootstrap_keys
+
+log = logging.getLogger("whyops.server")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``serve`` flags; each one overrides its environment variable (docs/server.md)."""
+    add = parser.add_argument
+    add("--host", help="interface to listen on (default 127.0.0.1; env WHYOPS_SERVER_HOST)")
+    add("--port", type=int, help="port (default 8787, 0 = any free port; WHYOPS_SERVER_PORT)")
+    add("--db", dest="db_path", help="SQLite file (default .whyops/whyops.db; WHYOPS_SERVER_DB)")
+    add(
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        metavar="KEY[=PROJECT]",
+        help="accepted API key, repeatable; KEY=name puts keys into one project"
+        " (WHYOPS_SERVER_API_KEYS, comma-separated). Default: a key generated on first start",
+    )
+    add("--simulate", action="store_true", default=None, help="proxy to the built-in simulator")
+    add("--openai-base-url", help="OpenAI upstream (OPENAI_BASE_URL)")
+    add("--openai-api-key", help="OpenAI key for the proxy (OPENAI_API_KEY)")
+    add("--anthropic-base-url", help="Anthropic upstream (ANTHROPIC_BASE_URL)")
+    add("--anthropic-api-key", help="Anthropic key for the proxy (ANTHROPIC_API_KEY)")
+    add("--max-body-bytes", type=int, help="largest accepted request body (413 above)")
+    add("--max-batch-events", type=int, help="most events in one posted array (413 above)")
+    add("--log-level", help="debug, info, warning, error (default info)")
+    add("--access-log", action="store_true", help="log every request")
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    values = env_defaults()
+    for field in attrs.fields(ServerSettings):
+        given = getattr(args, field.name, None)
+        if given is not None:
+            values[field.name] = tuple(given) if field.name == "api_keys" else given
+    return ServerSettings(**values)  # type: ignore[arg-type]
+
+
+def _bind(settings: ServerSettings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    # proto must be IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # listener says so, and without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus re-raising the signal after a graceful shutdown (we exit 0 instead)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _prepare(settings: ServerSettings) -> tuple[ServerSettings, socket.socket, str | None]:
+    sock = _bind(settings)
+    settings = settings.with_port(sock.getsockname()[1])
+    _, generated = bootstrap_keys(settings.db_path, settings.key_specs)
+    return settings, sock, generated
+
+
+def _config(settings: ServerSettings, *, own_logging: bool, access_log: bool) -> uvicorn.Config:
+    kwargs: dict[str, Any] = {} if own_logging else {"log_config": None}
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=access_log,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        **kwargs,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; everything acknowledged is committed before exit."""
+    try:
+        settings, sock, generated = _prepare(settings_from_args(args))
+    except (OSError, ValueError) as exc:
+        print(f"whyops serve: {exc}", file=sys.stderr)
+        return 2
+    base = settings.loopback_base_url
+    print(f"whyops serve: {base} (database {settings.db_path})", flush=True)
+    if generated is not None:
+        print(f"API key (shown once, stored hashed): {generated}", flush=True)
+        print(f"web page: {base}/#key={generated}", flush=True)
+    if settings.simulate:
+        print(f"proxy upstreams: simulator at {base}/simulator", flush=True)
+    try:
+        server = _Server(_config(settings, own_logging=True, access_log=bool(args.access_log)))
+        with sock:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:  # interrupted while starting, before the handlers were set
+        return 130
+    return 0
+
+
+@attrs.define
+class RunningServer:
+    """A server on a background thread (tests, the demo). Also a context manager."""
+
+    base_url: str
+    api_key: str | None
+    db_path: str
+    settings: ServerSettings
+    _server: uvicorn.Server
+    _thread: threading.Thread
+    _sock: socket.socket
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Graceful stop: finish in-flight requests, commit queued writes, close the port."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        self._sock.close()
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_in_thread(settings: ServerSettings, *, timeout: float = 30.0) -> RunningServer:
+    """Start uvicorn on a thread (port 0 = a free port) and return once it answers."""
+    settings, sock, generated = _prepare(settings)
+    api_key = generated or (settings.key_specs[0].key if settings.key_specs else None)
+    server = uvicorn.Server(_config(settings, own_logging=False, access_log=False))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="whyops-server", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError("whyops server failed to start (see the log)")
+        time.sleep(0.01)
+    return RunningServer(
+        settings.loopback_base_url, api_key, settings.db_path, settings, server, thread, sock
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m whyops.server.run``: the ``serve`` command without the rest of the CLI."""
+    parser = argparse.ArgumentParser(prog="whyops serve", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""SQLite storage: WAL, one writer thread with group commit, per-thread reader connections."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from functools import partial
+from typing import Any, TypeVar
+
+from whyops.server.settings import KeySpec
+from whyops.server.store.agents import init_agent
+from whyops.server.store.checkpoint import Checkpointer
+from whyops.server.store.connection import open_reader, open_writer
+from whyops.server.store.ingest import insert_events
+from whyops.server.store.keys import resolve_keys
+from whyops.server.store.rows import EventResult, EventRow, InitOutcome, Project
+from whyops.server.store.schema import migrate
+from whyops.server.store.writer import Writer, WriterClosedError, WriterState
+
+__all__ = [
+    "EventResult",
+    "EventRow",
+    "InitOutcome",
+    "Project",
+    "Store",
+    "WriterClosedError",
+    "bootstrap_keys",
+]
+
+T = TypeVar("T")
+
+
+def bootstrap_keys(path: str, specs: Sequence[KeySpec]) -> tuple[dict[str, Project], str | None]:
+    """Migrate the database at ``path`` and resolve its keys (see ``keys.resolve_keys``)."""
+    conn = open_writer(path)
+    try:
+        migrate(conn)
+        return resolve_keys(conn, specs)
+    finally:
+        conn.close()
+
+
+class Store:
+    """The database of one server: writes go through the writer thread, reads don't."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        conn = open_writer(path)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        self._writer = Writer(path)
+        self._checkpointer = Checkpointer(path)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    def ingest(self, project_id: str, rows: Sequence[EventRow]) -> Future[list[EventResult]]:
+        return self._writer.submit(partial(insert_events, project_id=project_id, rows=rows))
+
+    def init_agent(
+        self, project_id: str, name: str, metadata: dict[str, Any]
+    ) -> Future[InitOutcome]:
+        return self._writer.submit(
+            partial(init_agent, project_id=project_id, name=name, metadata=metadata)
+        )
+
+    def submit(self, job: Callable[[sqlite3.Connection, WriterState], T]) -> Future[T]:
+        """Run ``job(conn, state)`` on the writer thread, inside a shared transaction."""
+        return self._writer.submit(job)
+
+    @property
+    def commits(self) -> int:
+        return self._writer.commits
+
+    def read(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``query(conn, ...)`` on this thread's reader connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_reader(self.path)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return query(conn, *args, **kwargs)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Commit everything queued, then close every connection."""
+        self._writer.close(timeout)
+        self._checkpointer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()

@@ -1,0 +1,47 @@
+"""SQLite connections: one writer, any number of readers, WAL in between."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+# WAL lets readers run while the writer commits. With WAL, synchronous=NORMAL fsyncs only at
+# checkpoints: a committed transaction survives a killed process (the WAL is in the OS page
+# cache), though not a power cut in the last moments before a checkpoint.
+_WRITER_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    # Readers never block the writer in WAL mode; the timeout only covers migrations racing
+    # a second server process on the same file.
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA foreign_keys = ON",
+    # 64 MiB of page cache keeps the hot indices in memory.
+    "PRAGMA cache_size = -65536",
+    # Checkpoints run on their own thread (checkpoint.py), not inside the writer's commits.
+    "PRAGMA wal_autocheckpoint = 0",
+)
+_READER_PRAGMAS = (
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA cache_size = -32768",
+    "PRAGMA query_only = ON",
+)
+
+
+def _open(path: str, pragmas: tuple[str, ...]) -> sqlite3.Connection:
+    # isolation_level=None: transactions are explicit (BEGIN/COMMIT), never implicit.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in pragmas:
+        conn.execute(pragma)
+    return conn
+
+
+def open_writer(path: str) -> sqlite3.Connection:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    return _open(path, _WRITER_PRAGMAS)
+
+
+def open_reader(path: str) -> sqlite3.Connection:
+    conn = _open(path, _READER_PRAGMAS)
+    conn.row_factory = sqlite3.Row
+    return conn

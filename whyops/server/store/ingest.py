@@ -1,0 +1,231 @@
+"""Inserting a batch of validated events (runs on the writer thread)."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+
+from whyops.server.store.agents import resolve_agent
+from whyops.server.store.ids import uuid7_batch
+from whyops.server.store.rows import EventResult, EventRow
+from whyops.server.store.writer import WriterState
+from whyops.server.timeutil import format_us, now_us
+
+# SQLite's default limit on bound parameters is 32766; stay far below it.
+_KEY_CHUNK = 500
+_LLM_TYPES = frozenset({"llm_response", "embedding_response"})
+
+_INSERT_EVENT = (
+    "INSERT INTO events (id, project_id, trace_id, step_id, parent_step_id, span_id,"
+    " parent_span_id, span_kind, span_name, thread_id, event_type, ts, ts_us, agent_name,"
+    " external_user_id, idempotency_key, content, metadata, model, provider, prompt_tokens,"
+    " completion_tokens, total_tokens, cache_read_tokens, cache_creation_tokens, latency_ms,"
+    " finish_reason, is_error, created_at)"
+    f" VALUES ({', '.join('?' * 29)})"
+)
+
+_UPSERT_TRACE = """
+INSERT INTO traces (project_id, trace_id, agent_name, agent_id, agent_version_id, thread_id,
+    external_user_id, first_ts, first_ts_us, last_ts, last_ts_us, event_count, error_count,
+    prompt_tokens, completion_tokens, total_tokens, cache_read_tokens, cache_creation_tokens,
+    total_latency_ms, llm_calls, last_model, created_at, updated_at, updated_us)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (project_id, trace_id) DO UPDATE SET
+    thread_id = coalesce(traces.thread_id, excluded.thread_id),
+    external_user_id = coalesce(traces.external_user_id, excluded.external_user_id),
+    first_ts = CASE WHEN excluded.first_ts_us < traces.first_ts_us
+        THEN excluded.first_ts ELSE traces.first_ts END,
+    first_ts_us = min(traces.first_ts_us, excluded.first_ts_us),
+    last_ts = CASE WHEN excluded.last_ts_us > traces.last_ts_us
+        THEN excluded.last_ts ELSE traces.last_ts END,
+    last_ts_us = max(traces.last_ts_us, excluded.last_ts_us),
+    event_count = traces.event_count + excluded.event_count,
+    error_count = traces.error_count + excluded.error_count,
+    prompt_tokens = traces.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = traces.completion_tokens + excluded.completion_tokens,
+    total_tokens = traces.total_tokens + excluded.total_tokens,
+    cache_read_tokens = traces.cache_read_tokens + excluded.cache_read_tokens,
+    cache_creation_tokens = traces.cache_creation_tokens + excluded.cache_creation_tokens,
+    total_latency_ms = traces.total_latency_ms + excluded.total_latency_ms,
+    llm_calls = traces.llm_calls + excluded.llm_calls,
+    last_model = coalesce(excluded.last_model, traces.last_model),
+    updated_at = excluded.updated_at,
+    updated_us = excluded.updated_us
+"""
+
+
+def insert_events(
+    conn: sqlite3.Connection, state: WriterState, project_id: str, rows: Sequence[EventRow]
+) -> list[EventResult]:
+    """Store ``rows`` (skipping idempotency-key repeats); one result per row, in order."""
+    results: list[EventResult | None] = [None] * len(rows)
+    new_ids = iter(uuid7_batch(len(rows)))
+    stamp_us = state.stamp(now_us())
+    created_at = format_us(stamp_us)
+    for trace_id, indices in _by_trace(rows).items():
+        trace_rows = [rows[i] for i in indices]
+        seen = _existing_keys(conn, project_id, trace_id, trace_rows)
+        fresh: list[tuple[int, EventRow]] = []
+        for index, row in zip(indices, trace_rows, strict=True):
+            key = row.idempotency_key
+            if key is not None and key in seen:
+                results[index] = _skipped(row, seen[key])
+                continue
+            result = _assign(conn, state, project_id, row, new_ids)
+            if key is not None:
+                seen[key] = result
+            results[index] = result
+            fresh.append((index, row))
+        if fresh:
+            _write_trace(conn, state, project_id, trace_id, fresh, results, created_at, stamp_us)
+    return [r for r in results if r is not None]
+
+
+def _by_trace(rows: Sequence[EventRow]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(row.trace_id, []).append(index)
+    return groups
+
+
+def _existing_keys(
+    conn: sqlite3.Connection, project_id: str, trace_id: str, rows: Iterable[EventRow]
+) -> dict[str, EventResult]:
+    keys = sorted({row.idempotency_key for row in rows if row.idempotency_key is not None})
+    if not keys:
+        return {}
+    found: dict[str, EventResult] = {}
+    for start in range(0, len(keys), _KEY_CHUNK):
+        chunk = keys[start : start + _KEY_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        query = (
+            "SELECT idempotency_key, id, step_id, parent_step_id, span_id FROM events"
+            f" WHERE project_id = ? AND trace_id = ? AND idempotency_key IN ({marks})"
+        )
+        for key, event_id, step, parent, span in conn.execute(
+            query, (project_id, trace_id, *chunk)
+        ):
+            found[key] = EventResult(-1, event_id, "saved", step, parent, span)
+    return found
+
+
+def _skipped(row: EventRow, earlier: EventResult) -> EventResult:
+    return EventResult(
+        row.item, earlier.id, "skipped", earlier.step_id, earlier.parent_step_id, earlier.span_id
+    )
+
+
+def _assign(
+    conn: sqlite3.Connection,
+    state: WriterState,
+    project_id: str,
+    row: EventRow,
+    new_ids: Iterator[str],
+) -> EventResult:
+    """Give a new event its id, span id and step (WhyOps: next step after the trace's last)."""
+    key = (project_id, row.trace_id)
+    last = state.step_max.get(key)
+    if last is None:
+        (last,) = conn.execute(
+            "SELECT coalesce(max(step_id), 0) FROM events WHERE project_id = ? AND trace_id = ?",
+            key,
+        ).fetchone()
+    step, parent = row.step_id, row.parent_step_id
+    if step is None:
+        step = last + 1
+        if parent is None and last > 0:
+            parent = last
+    elif parent is None and step > 1:
+        parent = step - 1
+    state.step_max[key] = max(last, step)
+    span = row.span_id or "span_" + secrets.token_urlsafe(16)
+    return EventResult(row.item, next(new_ids), "saved", step, parent, span)
+
+
+def _write_trace(
+    conn: sqlite3.Connection,
+    state: WriterState,
+    project_id: str,
+    trace_id: str,
+    fresh: list[tuple[int, EventRow]],
+    results: list[EventResult | None],
+    created_at: str,
+    stamp_us: int,
+) -> None:
+    first_row = fresh[0][1]
+    agent_id, version_id = resolve_agent(
+        conn, state, project_id, first_row.agent_name, first_row.raw_metadata
+    )
+    for _, row in fresh:  # every agent named is registered; the trace binds to the first
+        if row.agent_name != first_row.agent_name:
+            resolve_agent(conn, state, project_id, row.agent_name, row.raw_metadata)
+    params = []
+    for index, row in fresh:
+        result = results[index]
+        assert result is not None
+        params.append(_event_params(project_id, row, result, created_at))
+    conn.executemany(_INSERT_EVENT, params)
+    conn.execute(
+        _UPSERT_TRACE,
+        _trace_params(project_id, trace_id, agent_id, version_id, fresh, created_at, stamp_us),
+    )
+
+
+def _event_params(
+    project_id: str, row: EventRow, result: EventResult, created_at: str
+) -> tuple[object, ...]:
+    return (
+        result.id, project_id, row.trace_id, result.step_id, result.parent_step_id,
+        result.span_id, row.parent_span_id, row.span_kind, row.span_name, row.thread_id,
+        row.event_type, row.ts, row.ts_us, row.agent_name, row.external_user_id,
+        row.idempotency_key, row.content, row.metadata, row.model, row.provider,
+        row.prompt_tokens, row.completion_tokens, row.total_tokens, row.cache_read_tokens,
+        row.cache_creation_tokens, row.latency_ms, row.finish_reason, int(row.is_error),
+        created_at,
+    )  # fmt: skip
+
+
+def _trace_params(
+    project_id: str,
+    trace_id: str,
+    agent_id: str,
+    version_id: str,
+    fresh: list[tuple[int, EventRow]],
+    created_at: str,
+    stamp_us: int,
+) -> tuple[object, ...]:
+    """The trace row's share of this batch: one pass over the new events."""
+    first = last = fresh[0][1]
+    errors = calls = prompt = completion = total = cache_read = cache_created = 0
+    latency = 0.0
+    thread = user = model = None
+    for _, row in fresh:
+        if row.ts_us < first.ts_us:
+            first = row
+        if row.ts_us > last.ts_us:
+            last = row
+        errors += row.is_error
+        thread = thread or row.thread_id
+        user = user or row.external_user_id
+        if row.event_type in _LLM_TYPES:
+            calls += 1
+            prompt += row.prompt_tokens or 0
+            completion += row.completion_tokens or 0
+            total += _total(row)
+            cache_read += row.cache_read_tokens or 0
+            cache_created += row.cache_creation_tokens or 0
+            latency += row.latency_ms or 0
+            model = row.model or model
+    return (
+        project_id, trace_id, fresh[0][1].agent_name, agent_id, version_id, thread, user,
+        first.ts, first.ts_us, last.ts, last.ts_us, len(fresh), errors, prompt, completion,
+        total, cache_read, cache_created, latency, calls, model, created_at, created_at,
+        stamp_us,
+    )  # fmt: skip
+
+
+def _total(row: EventRow) -> int:
+    if row.total_tokens is not None:
+        return row.total_tokens
+    return (row.prompt_tokens or 0) + (row.completion_tokens or 0)

@@ -1,0 +1,173 @@
+"""The single writer thread: group commit for every write the server makes.
+
+Callers hand over a job (a function of the writer connection) and get a future. The thread
+takes the first queued job, then every job queued behind it, and runs them all in ONE
+transaction, each inside its own savepoint so one failing job cannot undo the others. Futures
+are resolved only after COMMIT returned: an acknowledged write is in the WAL.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import attrs
+
+from whyops.server.store.connection import open_writer
+
+log = logging.getLogger("whyops.server.store")
+T = TypeVar("T")
+# Jobs per transaction; bounds how long a group holds the write lock and the latency of the
+# first job in it. Ingest requests of 100 events make this up to ~25k rows per commit.
+MAX_JOBS_PER_COMMIT = 256
+
+
+@attrs.define
+class WriterState:
+    """Caches owned by the writer thread (the only writer, so they stay exact)."""
+
+    step_max: dict[tuple[str, str], int] = attrs.field(factory=dict)
+    agents: dict[tuple[str, str], tuple[str, str]] = attrs.field(factory=dict)
+    last_stamp_us: int = 0
+
+    def stamp(self, now_us: int) -> int:
+        """A write time that never goes backwards (trace ``updatedAt``, for live polling)."""
+        self.last_stamp_us = max(now_us, self.last_stamp_us)
+        return self.last_stamp_us
+
+    def reset(self) -> None:
+        """Forget everything; called when a rollback may have undone cached writes."""
+        self.step_max.clear()
+        self.agents.clear()
+
+
+Job = Callable[[sqlite3.Connection, WriterState], Any]
+
+
+class WriterClosedError(RuntimeError):
+    """The store is shutting down and accepts no more writes."""
+
+
+@attrs.define
+class _Queued:
+    job: Job
+    future: Future[Any]
+
+
+_STOP = object()
+
+
+class Writer:
+    """Owns the write connection and the thread that uses it."""
+
+    def __init__(self, path: str) -> None:
+        self._conn = open_writer(path)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._state = WriterState()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.commits = 0  # transactions committed, for tests and the benchmark
+        self._thread = threading.Thread(target=self._run, name="whyops-store-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[sqlite3.Connection, WriterState], T]) -> Future[T]:
+        """Queue ``job``; the future resolves once its transaction committed."""
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise WriterClosedError("the store is closed")
+            self._queue.put(_Queued(job, future))
+        return future
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop accepting jobs, commit everything already queued, then stop the thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._conn.close()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            batch: list[_Queued] = []
+            item = first
+            while True:
+                if item is _STOP:
+                    stopping = True  # keep draining: nothing queued before close is lost
+                else:
+                    batch.append(item)
+                if len(batch) >= MAX_JOBS_PER_COMMIT:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._commit(batch)
+        self._drain_after_stop()
+
+    def _drain_after_stop(self) -> None:
+        rest: list[_Queued] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                rest.append(item)
+        if rest:
+            self._commit(rest)
+
+    def _commit(self, batch: list[_Queued]) -> None:
+        outcomes: list[tuple[_Queued, Any, BaseException | None]] = []
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for queued in batch:
+                outcomes.append((queued, *self._apply(queued.job)))
+            self._conn.execute("COMMIT")
+            self.commits += 1
+        except Exception as exc:  # the transaction as a whole failed: nobody was acknowledged
+            log.exception("store transaction failed")
+            self._rollback()
+            for queued in batch:
+                _settle(queued.future, None, exc)
+            return
+        for queued, result, error in outcomes:
+            _settle(queued.future, result, error)
+
+    def _apply(self, job: Job) -> tuple[Any, BaseException | None]:
+        self._conn.execute("SAVEPOINT job")
+        try:
+            result = job(self._conn, self._state)
+        except Exception as exc:
+            self._conn.execute("ROLLBACK TO job")
+            self._conn.execute("RELEASE job")
+            self._state.reset()
+            return None, exc
+        self._conn.execute("RELEASE job")
+        return result, None
+
+    def _rollback(self) -> None:
+        self._state.reset()
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _settle(future: Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.set_running_or_notify_cancel():
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)

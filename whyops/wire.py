@@ -1,0 +1,243 @@
+"""Span records → WhyOps events, exactly as docs/wire-format.md specifies. Pure functions.
+
+Captured values are made JSON-safe here (on the flusher thread), within the limits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from whyops._capture import to_json_safe
+from whyops._config import DEFAULT_LIMITS, Limits
+from whyops._providers import response_summary
+from whyops.models import EventRecord, Record, SpanKind, SpanRecord, Status, TokenUsage
+
+__all__ = ["DEFAULT_AGENT_NAME", "iso_timestamp", "to_events", "usage_dict"]
+
+#: ``agentName`` of a trace that no agent, client or configuration named (WhyOps requires one).
+DEFAULT_AGENT_NAME = "default"
+
+_second_cache: tuple[int, str] = (-1, "")
+# Plain strings for enum members: ``Enum.value`` is a slow descriptor on the flusher's path.
+_KIND = {kind: kind.value for kind in SpanKind}
+_STATUS = {status: status.value for status in Status}
+
+
+def iso_timestamp(epoch_ns: int) -> str:
+    """``2026-11-27T07:03:48.123456Z`` (UTC, microseconds)."""
+    global _second_cache
+    seconds, rest = divmod(epoch_ns, 1_000_000_000)
+    cached_second, prefix = _second_cache
+    if cached_second != seconds:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second_cache = (seconds, prefix)
+    return f"{prefix}.{rest // 1000:06d}Z"
+
+
+def usage_dict(usage: TokenUsage) -> dict[str, int]:
+    """The WhyOps ``usage`` object (only the counts that are known)."""
+    pairs = (
+        ("promptTokens", usage.prompt_tokens),
+        ("completionTokens", usage.completion_tokens),
+        ("totalTokens", usage.total_tokens),
+        ("cacheReadTokens", usage.cache_read_tokens),
+        ("cacheCreationTokens", usage.cache_creation_tokens),
+    )
+    return {key: value for key, value in pairs if value is not None}
+
+
+def to_events(record: Record, limits: Limits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
+    """The WhyOps events for one record: first, thinking…, then last (or ``error``)."""
+    if isinstance(record, EventRecord):
+        return [dict(record.payload)]
+    return _SpanEvents(record, limits).build()
+
+
+class _SpanEvents:
+    """Builds the events of one span; holds the values shared by all of them."""
+
+    def __init__(self, record: SpanRecord, limits: Limits) -> None:
+        self.record = record
+        self.limits = limits
+        self.start = iso_timestamp(record.start_time_ns)
+        self.end = iso_timestamp(record.end_time_ns)
+        self.latency_ms = round(record.duration_ns / 1_000_000)
+        self.common = self._common()
+
+    def _common(self) -> dict[str, Any]:
+        r = self.record
+        common: dict[str, Any] = {
+            "traceId": r.trace_id,
+            "agentName": r.agent_name or DEFAULT_AGENT_NAME,
+            "spanId": r.span_id,
+            "spanKind": _KIND[r.kind],
+            "spanName": r.name,
+        }
+        if r.parent_span_id:
+            common["parentSpanId"] = r.parent_span_id
+        if r.external_user_id:
+            common["externalUserId"] = r.external_user_id
+        if r.thread_id and r.thread_id != r.trace_id:
+            common["threadId"] = r.thread_id
+        return common
+
+    def build(self) -> list[dict[str, Any]]:
+        kind = self.record.kind
+        if kind is SpanKind.LLM:
+            first, last = self._llm()
+        elif kind is SpanKind.EMBEDDING:
+            first, last = self._embedding()
+        else:
+            first, last = self._tool()
+        events = [first, *self._thinking()]
+        events.append(self._error() if self.record.status is Status.ERROR else last)
+        for index, event in enumerate(events):
+            event.update(self.common)
+            event["idempotencyKey"] = f"{self.record.span_id}:{index}"
+        return events
+
+    # -- values ---------------------------------------------------------------------------
+
+    def _inputs(self) -> Any:
+        inputs = self.record.inputs
+        return {} if inputs is None else to_json_safe(inputs, self.limits, ("inputs",))
+
+    def _output(self) -> Any:
+        r = self.record
+        return to_json_safe(r.output, self.limits, ("output",)) if r.has_output else None
+
+    def _model_meta(self, required: bool) -> dict[str, Any]:
+        r = self.record
+        meta: dict[str, Any] = {}
+        if r.model or required:
+            meta["model"] = r.model or "unknown"
+        if r.provider or required:
+            meta["provider"] = r.provider or "unknown"
+        return meta
+
+    def _closing_meta(self, meta: dict[str, Any]) -> dict[str, Any]:
+        r = self.record
+        meta["latencyMs"] = self.latency_ms
+        meta["durationNs"] = r.duration_ns
+        meta["status"] = _STATUS[r.status]
+        if r.usage is not None:
+            meta["usage"] = usage_dict(r.usage)
+        if r.attributes:
+            meta["attributes"] = to_json_safe(r.attributes, self.limits, ("attributes",))
+        return meta
+
+    # -- per kind -------------------------------------------------------------------------
+
+    def _tool(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        name = self.record.name
+        calls = [{"name": name, "arguments": self._inputs()}]
+        first = {
+            "eventType": "tool_call_request",
+            "timestamp": self.start,
+            "content": {"toolCalls": calls, "requestedAt": self.start},
+            "metadata": {"tool": name},
+        }
+        output = self._output()
+        last = {
+            "eventType": "tool_call_response",
+            "timestamp": self.end,
+            "content": {"toolCalls": calls, "toolResults": output, "respondedAt": self.end},
+            "metadata": self._closing_meta({"tool": name}),
+        }
+        return first, last
+
+    def _llm(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        inputs = self._inputs()
+        messages = inputs.get("messages") if isinstance(inputs, Mapping) else None
+        if not isinstance(messages, list):
+            text = json.dumps(inputs, ensure_ascii=False, default=str)
+            messages = [{"role": "user", "content": text}]
+        first = {
+            "eventType": "user_message",
+            "timestamp": self.start,
+            "content": {"messages": messages},
+            "metadata": self._model_meta(required=False),
+        }
+        last = {
+            "eventType": "llm_response",
+            "timestamp": self.end,
+            "content": self._llm_content(),
+            "metadata": self._closing_meta(self._model_meta(required=True)),
+        }
+        return first, last
+
+    def _llm_content(self) -> dict[str, Any]:
+        output = self.record.output
+        summary = response_summary(output) if self.record.has_output else None
+        if summary is not None:
+            return to_json_safe(summary, self.limits, ("output",))
+        value = self._output()
+        if value is None or isinstance(value, str):
+            return {"content": value}
+        return {"content": json.dumps(value, ensure_ascii=False, default=str)}
+
+    def _embedding(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        inputs = self._inputs()
+        given = inputs.get("input", inputs) if isinstance(inputs, Mapping) else inputs
+        first = {
+            "eventType": "embedding_request",
+            "timestamp": self.start,
+            "content": {"input": given},
+            "metadata": self._model_meta(required=False),
+        }
+        content: dict[str, Any] = {"object": "list"}
+        output = self._output()
+        if isinstance(output, Mapping):
+            content.update({k: v for k, v in output.items() if k != "data"})
+        elif output is not None:
+            content["output"] = output
+        last = {
+            "eventType": "embedding_response",
+            "timestamp": self.end,
+            "content": content,
+            "metadata": self._closing_meta(self._model_meta(required=True)),
+        }
+        return first, last
+
+    def _thinking(self) -> list[dict[str, Any]]:
+        meta = self._model_meta(required=False)
+        events = []
+        for block in self.record.thinking:
+            if block.redacted:
+                content: dict[str, Any] = {"type": "redacted_thinking", "data": block.redacted_data}
+            else:
+                content = {"type": "thinking", "thinking": block.text or ""}
+                if block.signature:
+                    content["signature"] = block.signature
+            events.append(
+                {
+                    "eventType": "llm_thinking",
+                    "timestamp": self.end,
+                    "content": content,
+                    "metadata": dict(meta),
+                }
+            )
+        return events
+
+    def _error(self) -> dict[str, Any]:
+        r = self.record
+        info = r.exception
+        content: dict[str, Any] = {"message": "error", "type": "Error"}
+        if info is not None:
+            message = to_json_safe(f"{info.type}: {info.message}", self.limits)
+            content = {"message": message, "type": info.type}
+            if info.traceback:
+                content["stack"] = to_json_safe(info.traceback, self.limits)
+            if info.origin_span_id:
+                content["originSpanId"] = info.origin_span_id
+        meta = self._model_meta(required=False) if r.kind is SpanKind.LLM else {}
+        meta["tool"] = r.name
+        return {
+            "eventType": "error",
+            "timestamp": self.end,
+            "content": content,
+            "metadata": self._closing_meta(meta),
+        }
