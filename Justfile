@@ -18,7 +18,7 @@ serve *args:
     {{python}} -m whyops serve {{args}}
 
 # The whole test suite: lint, types, tests (browser included), older provider SDK lines.
-test: lint typecheck browser pytest compat
+test: lint typecheck browser wo011 pytest compat
 
 # Run pytest on the current interpreter (extra arguments go to pytest).
 pytest *args:
@@ -41,6 +41,12 @@ typecheck:
 # Make sure Debian's Chromium is present for the browser tests (installs it as root).
 browser:
     bash scripts/ensure-chromium.sh
+
+# A virtualenv with the released WhyOps 0.1.1 SDK (same import name as ours), so the tests
+# can check that it reports to our server unchanged.
+wo011:
+    [ -x .venv-wo011/bin/python ] || python3 -m venv .venv-wo011
+    .venv-wo011/bin/python -m pip install -q --disable-pip-version-check 'whyops==0.1.1'
 
 # Provider tests again on the previous major lines (openai 1.x, anthropic 0.x, on httpx),
 # and the released WhyOps 0.1.1 SDK against our server.

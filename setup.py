@@ -36,7 +36,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["whyops", "whyops.*"]),
-    package_data={"whyops": ["py.typed", "server/web/*", "server/store/*.sql"]},
+    package_data={"whyops": ["py.typed", "server/web/*"]},
     include_package_data=True,
     install_requires=["attrs>=23.1", "cattrs>=23.2", "httpx2>=2.0"],
     extras_require={

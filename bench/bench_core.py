@@ -99,7 +99,7 @@ def overhead(
 
 
 def hot_path(quick: bool) -> dict[str, Any]:
-    number, repeat = (5_000, 5) if quick else (10_000, 9)
+    number, repeat = (2_000, 7) if quick else (2_000, 21)
     tracer = get_tracer()
     tracer.set_exporter(None)
     args = (1, [1, 2])
@@ -142,18 +142,16 @@ def hot_path(quick: bool) -> dict[str, Any]:
 # -- throughput ---------------------------------------------------------------------------
 
 SINK = r"""
-import http.server, json, sys, threading
+import http.server, sys, threading
 count = [0]
 lock = threading.Lock()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            parsed = json.loads(body)
-            n = len(parsed) if isinstance(parsed, list) else 1
-        except ValueError:
-            n = 0  # peers' protobuf or gzip bodies: accepted, not counted
+        # Every WhyOps event has exactly one "eventType" key: counting it is exact for these
+        # payloads and keeps the sink from being the bottleneck being measured.
+        n = body.count(b'"eventType"')
         with lock:
             count[0] += n
         # One write for the whole answer: split writes meet delayed ACKs (40 ms stalls).

@@ -28,7 +28,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from whyops.server.store.connection import open_writer  # noqa: E402
 from whyops.server.store.ingest import _INSERT_EVENT  # noqa: E402
 from whyops.server.store.schema import migrate  # noqa: E402
 
@@ -144,9 +143,16 @@ def bench_ingest(server: Server, events: int, batch: int, connections: int) -> d
 
 
 def bench_executemany(events: int, batch: int) -> dict[str, Any]:
-    """Plain sqlite3: the same rows, the same schema and pragmas, one commit per ``batch``."""
+    """Plain sqlite3: the same rows and schema, one commit per ``batch``.
+
+    The connection is plain: WAL and synchronous=NORMAL like the server, and SQLite's own
+    automatic checkpoints (the server checkpoints on a thread of its own instead; both copy
+    the same pages back into the database).
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        conn = open_writer(os.path.join(tmp, "plain.db"))
+        conn = sqlite3.connect(os.path.join(tmp, "plain.db"), isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
         rows = [_plain_row(make_event("plain", n), n) for n in range(events)]
         start = time.perf_counter()

@@ -265,7 +265,7 @@ def _already_plain(value: Any, limits: Limits, depth: int = 0) -> bool:
     if depth >= 2 or (kind is not dict and kind is not list) or len(value) > limits.max_items:
         return False
     if kind is list:
-        for item in value:
+        for item in value:  # noqa: SIM110  (a loop is faster than all() with a genexpr)
             if not _already_plain(item, limits, depth + 1):
                 return False
         return True

@@ -7,6 +7,7 @@ hiding in a log line.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 logger = logging.getLogger("whyops")
@@ -38,6 +39,10 @@ def warn_once(key: str, message: str, *args: object) -> None:
     logger.warning(message, *args)
 
 
-def reset_after_fork() -> None:
+def _reset_after_fork() -> None:
+    # Another thread may have held the lock at fork time; the child must not inherit it.
     global _seen_lock
     _seen_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

@@ -6,6 +6,7 @@ without importing either SDK. Every function returns None/empty for anything els
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
@@ -168,10 +169,14 @@ def _anthropic_summary(obj: Any) -> dict[str, Any]:
         if kind == "text":
             texts.append(_get(block, "text") or "")
         elif kind == "tool_use":
+            # WhyOps tool calls carry their arguments as a JSON string, as OpenAI's do.
+            arguments = _get(block, "input")
+            if not isinstance(arguments, str):
+                arguments = json.dumps(arguments, ensure_ascii=False, default=str)
             calls.append(
                 {
                     "id": _get(block, "id"),
-                    "function": {"name": _get(block, "name"), "arguments": _get(block, "input")},
+                    "function": {"name": _get(block, "name"), "arguments": arguments},
                 }
             )
     return {

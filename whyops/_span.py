@@ -118,9 +118,13 @@ class Span:
             agent = self.name if self.kind is _AGENT else _tracer.TRACER.config.agent_name
             trace = TraceContext(new_trace_id(), agent_name=agent)
             self._owns_trace = True
-        elif self.kind is _AGENT and trace.agent_name is None and parent is None:
-            trace = trace._replace(agent_name=self.name)
-            self._owns_trace = True
+        elif trace.agent_name is None and parent is None:
+            # The root of a trace names it: an agent by its own name, any other span by the
+            # configured agent name. Spans below keep that name, so a trace has one agent.
+            agent = self.name if self.kind is _AGENT else _tracer.TRACER.config.agent_name
+            if agent is not None:
+                trace = trace._replace(agent_name=agent)
+                self._owns_trace = True
         self.trace = trace
         if parent is not None:
             self._parent_sid = parent._sid

@@ -203,6 +203,8 @@ class _SpanEvents:
         return first, last
 
     def _thinking(self) -> list[dict[str, Any]]:
+        if not self.record.thinking:
+            return []
         meta = self._model_meta(required=False)
         events = []
         for block in self.record.thinking:

@@ -195,3 +195,21 @@ def test_a_remote_parent_makes_root_spans_its_children(memory: Any) -> None:
         with whyops.trace_context(trace_id="b"), whyops.span("other") as other:
             pass
     assert other.parent_span_id is None
+
+
+def test_a_root_span_in_an_unnamed_trace_takes_the_configured_agent_name(memory: Any) -> None:
+    import attrs
+
+    tracer = get_tracer()
+    saved = tracer.config
+    tracer.config = attrs.evolve(saved, agent_name="configured-agent")
+    try:
+        with whyops.trace_context(trace_id="bare"), whyops.span("turn"), whyops.span("inner"):
+            pass
+        with whyops.trace_context(trace_id="named"):
+            whyops.agent(name="bot")(lambda: None)()
+    finally:
+        tracer.config = saved
+    spans = {s.name: s for s in memory.spans()}
+    assert spans["turn"].agent_name == spans["inner"].agent_name == "configured-agent"
+    assert spans["bot"].agent_name == "bot"

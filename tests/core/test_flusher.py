@@ -171,7 +171,9 @@ def test_export_runs_with_tracing_suppressed(restore_tracer: Any) -> None:
     assert report.delivered == 1 and len(exporter.batches) == 1
 
 
-def test_a_failing_inline_exporter_never_reaches_the_caller(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_inline_exporter_never_reaches_the_caller(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     import whyops
     from whyops._tracer import get_tracer
 

@@ -191,7 +191,7 @@ def test_llm_span_picks_up_usage_thinking_and_model_from_the_return_value(memory
     response = claude_events[3]
     assert response["content"]["content"] == "Refunded."
     assert response["content"]["toolCalls"] == [
-        {"id": "tu_1", "function": {"name": "refund", "arguments": {"order": 42}}}
+        {"id": "tu_1", "function": {"name": "refund", "arguments": '{"order": 42}'}}
     ]
     assert response["content"]["finishReason"] == "tool_use"
     assert response["metadata"]["usage"] == {

@@ -13,7 +13,7 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 
 def test_unknown_attributes_raise_attribute_error() -> None:
     try:
-        whyops.no_such_name  # noqa: B018
+        whyops.no_such_name
     except AttributeError as exc:
         assert "no_such_name" in str(exc)
     else:

@@ -254,3 +254,24 @@ def test_every_agent_named_in_a_batch_is_registered(api: Api) -> None:
     detail = api.thread(trace)
     assert detail["agentName"] == first
     assert [e["agentName"] for e in detail["events"]] == [first, second]
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        ({"inputTokens": 7, "outputTokens": 3}, (7, 3, None, None)),
+        ({"promptTokens": 5, "inputTokens": 7, "completionTokens": 1}, (5, 1, None, None)),
+        ({"cacheWriteTokens": 4, "cacheReadTokens": 9}, (None, None, 9, 4)),
+        ({"cacheCreationTokens": 2, "cacheWriteTokens": 4}, (None, None, None, 2)),
+        ({"cacheWrite5mTokens": 10, "cacheWrite1hTokens": 5}, (None, None, None, 15)),
+        ({"promptTokens": True, "completionTokens": "3", "cacheReadTokens": -1}, (None,) * 4),
+    ],
+)
+def test_usage_columns(api: Api, usage: dict, expected: tuple) -> None:
+    trace = new_trace()
+    metadata = {"model": "m", "provider": "anthropic", "usage": usage}
+    api.ingest(event("llm_response", trace, metadata=metadata))
+    stored = api.thread(trace, eventInclude="metadata")["events"][0]
+    columns = ("promptTokens", "completionTokens", "cacheReadTokens", "cacheCreationTokens")
+    assert tuple(stored[c] for c in columns) == expected
+    assert stored["metadata"]["usage"] == usage  # stored exactly as sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -79,3 +80,15 @@ def test_without_the_server_extra_the_error_says_what_to_install() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
     assert "pip install 'whyops[server]'" in result.stderr
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("this is not SQLite " * 100)
+    result = subprocess.run(
+        [sys.executable, "-m", "whyops.server.run", "--port", "0", "--db", str(bogus)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "whyops serve:" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -122,3 +122,17 @@ def test_steps_continue_after_restart(tmp_path: Path) -> None:
     result = second.ingest("p", [_row("t", 3)]).result(10)
     second.close()
     assert (result[0].step_id, result[0].parent_step_id) == (3, 2)
+
+
+def test_event_ids_are_uuid7_in_time_order() -> None:
+    import uuid
+
+    from whyops.server.store.ids import uuid7_batch
+
+    first = uuid7_batch(200)
+    threading.Event().wait(0.002)
+    later = uuid7_batch(1)[0]
+    assert len(set(first)) == 200
+    assert all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122 for i in first)
+    assert all(str(uuid.UUID(i)) == i for i in first)
+    assert max(first) < later  # later milliseconds sort after

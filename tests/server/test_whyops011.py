@@ -1,8 +1,8 @@
 """The released ``whyops`` 0.1.1 package (the WhyOps SDK) reports to our server unchanged.
 
 It needs a separate virtualenv with that package (it has the same import name as ours):
-``python -m venv /tmp/wo011 && /tmp/wo011/bin/pip install whyops==0.1.1``, or set
-``WHYOPS_011_PYTHON`` to another interpreter that has it. The test skips, saying so, otherwise.
+``just wo011`` makes ``.venv-wo011`` in the repository root (``just test`` does it first), or
+set ``WHYOPS_011_PYTHON`` to another interpreter that has it. The test skips, saying so, otherwise.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 from tests.server.conftest import Api, new_trace
 
 CLIENT = Path(__file__).parent / "data" / "whyops011_client.py"
-VENV_PYTHON = os.environ.get("WHYOPS_011_PYTHON", "/tmp/wo011/bin/python")
+REPO = Path(__file__).resolve().parents[2]
+VENV_PYTHON = os.environ.get("WHYOPS_011_PYTHON", str(REPO / ".venv-wo011" / "bin" / "python"))
 
 
 def _legacy_python() -> str:

@@ -14,8 +14,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
-from starlette.types import Scope
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from whyops.server import collector, readapi
 from whyops.server.recorder import Recorder

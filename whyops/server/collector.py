@@ -7,6 +7,7 @@ once the batch is in the database (WhyOps answers 202 when it is queued in Redis
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -15,11 +16,12 @@ from starlette.routing import Route
 
 from whyops.server.agent_schema import parse_agent_init
 from whyops.server.auth import authenticate, unauthorized
-from whyops.server.bodies import BodyError, read_json
+from whyops.server.bodies import BodyError, read_body, read_json
+from whyops.server.intake import Batch, Intake, Refused
 from whyops.server.settings import ServerSettings
-from whyops.server.store import EventResult, Project, Store, WriterClosedError
+from whyops.server.store import Store, WriterClosedError
 from whyops.server.timeutil import now_us
-from whyops.server.validation import Issues, check_string, validate_events
+from whyops.server.validation import Issues, check_string
 
 
 def _settings(request: Request) -> ServerSettings:
@@ -66,46 +68,37 @@ def _validation_failed(details: list[dict[str, str]]) -> JSONResponse:
     return JSONResponse({"error": "Validation failed", "details": details}, 400)
 
 
-async def _accept(
-    request: Request, forced_type: str | None = None
-) -> tuple[Any, list[EventResult]] | Response:
-    """Authenticate, parse, validate and store a batch; a Response means it was refused."""
+async def _accept(request: Request, forced_type: str | None = None) -> Batch | Response:
+    """Authenticate, read, then parse, validate and store a batch; a Response: refused."""
     project = await authenticate(request)
     if project is None:
         return unauthorized(request)
     settings = _settings(request)
-    try:
-        body = await read_json(request, settings.max_body_bytes)
-    except BodyError as exc:
-        return exc.response()
-    if isinstance(body, list) and len(body) > settings.max_batch_events:
-        message = (
-            f"Payload Too Large: {len(body)} events in one batch,"
-            f" the limit is {settings.max_batch_events}"
-        )
-        return JSONResponse({"error": message}, 413)
-    return await _validate_and_store(request, project, body, forced_type)
-
-
-async def _validate_and_store(
-    request: Request, project: Project, body: Any, forced_type: str | None
-) -> tuple[Any, list[EventResult]] | Response:
     issues = Issues()
     header_user = request.headers.get("x-external-user-id")
     if header_user is not None:
         header_user = check_string(header_user, "X-External-User-Id", issues, max_len=255)
     if issues:
         return _validation_failed(issues.items)
-    rows, details = validate_events(
-        body, received_us=now_us(), default_external_user_id=header_user, forced_type=forced_type
-    )
-    if details:
-        return _validation_failed(details)
     try:
-        future = _store(request).ingest(project.id, rows)
+        raw = await read_body(request, settings.max_body_bytes)
+    except BodyError as exc:
+        return exc.response()
+    intake = Intake(
+        raw=raw,
+        encoding=request.headers.get("content-encoding"),
+        header_user=header_user,
+        forced_type=forced_type,
+        received_us=now_us(),
+        max_body_bytes=settings.max_body_bytes,
+        max_batch_events=settings.max_batch_events,
+    )
+    try:
+        future = _store(request).submit(partial(intake.run, project_id=project.id))
     except WriterClosedError:
         return _unavailable()
-    return body, await asyncio.wrap_future(future)
+    outcome = await asyncio.wrap_future(future)
+    return outcome.response() if isinstance(outcome, Refused) else outcome
 
 
 async def ingest(request: Request) -> Response:
@@ -113,16 +106,15 @@ async def ingest(request: Request) -> Response:
     outcome = await _accept(request)
     if isinstance(outcome, Response):
         return outcome
-    body, _ = outcome
-    count = len(body) if isinstance(body, list) else 1
-    return JSONResponse({"success": True, "accepted": True, "queuedCount": count}, 202)
+    payload = {"success": True, "accepted": True, "queuedCount": outcome.items}
+    return JSONResponse(payload, 202)
 
 
-def _per_item(body: Any, results: list[EventResult]) -> Any:
+def _per_item(batch: Batch) -> Any:
     """One result per posted item (a legacy ``tool_call`` item stored two events: the last)."""
-    by_item = {result.item: result.to_json() for result in results}
-    if isinstance(body, list):
-        return [by_item[i] for i in range(len(body))]
+    by_item = {result.item: result.to_json() for result in batch.results}
+    if batch.is_list:
+        return [by_item[i] for i in range(batch.items)]
     return by_item[0]
 
 
@@ -131,8 +123,7 @@ async def create_events(request: Request) -> Response:
     outcome = await _accept(request)
     if isinstance(outcome, Response):
         return outcome
-    body, results = outcome
-    return JSONResponse(_per_item(body, results), 201)
+    return JSONResponse(_per_item(outcome), 201)
 
 
 async def tool_result(request: Request) -> Response:
@@ -140,8 +131,7 @@ async def tool_result(request: Request) -> Response:
     outcome = await _accept(request, forced_type="tool_call_response")
     if isinstance(outcome, Response):
         return outcome
-    body, results = outcome
-    return JSONResponse(_per_item(body, results), 201)
+    return JSONResponse(_per_item(outcome), 201)
 
 
 def routes() -> list[Route]:

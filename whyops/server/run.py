@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ import uvicorn
 from whyops.server.app import create_app
 from whyops.server.settings import ServerSettings, env_defaults
 from whyops.server.store import bootstrap_keys
+from whyops.server.store.schema import SchemaTooNewError
 
 log = logging.getLogger("whyops.server")
 
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; everything acknowledged is committed before exit."""
     try:
         settings, sock, generated = _prepare(settings_from_args(args))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, sqlite3.Error, SchemaTooNewError) as exc:
         print(f"whyops serve: {exc}", file=sys.stderr)
         return 2
     base = settings.loopback_base_url

@@ -48,6 +48,6 @@ def parse_timestamp(text: str) -> tuple[str, int] | None:
         return None
     if not _MIN_US <= ts_us <= _MAX_US:
         return None
-    if _CANONICAL.fullmatch(text):
+    if text[-1] == "Z" and text[10] == "T" and _CANONICAL.fullmatch(text):
         return text, ts_us
     return format_us(ts_us), ts_us

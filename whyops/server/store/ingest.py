@@ -138,7 +138,7 @@ def _assign(
             parent = last
     elif parent is None and step > 1:
         parent = step - 1
-    state.step_max[key] = max(last, step)
+    state.remember_step(key, max(last, step))
     span = row.span_id or "span_" + secrets.token_urlsafe(16)
     return EventResult(row.item, next(new_ids), "saved", step, parent, span)
 

@@ -25,6 +25,8 @@ T = TypeVar("T")
 # Jobs per transaction; bounds how long a group holds the write lock and the latency of the
 # first job in it. Ingest requests of 100 events make this up to ~25k rows per commit.
 MAX_JOBS_PER_COMMIT = 256
+# Traces whose last step is kept in memory; beyond it the cache starts over (bounded memory).
+MAX_CACHED_TRACES = 100_000
 
 
 @attrs.define
@@ -34,6 +36,11 @@ class WriterState:
     step_max: dict[tuple[str, str], int] = attrs.field(factory=dict)
     agents: dict[tuple[str, str], tuple[str, str]] = attrs.field(factory=dict)
     last_stamp_us: int = 0
+
+    def remember_step(self, key: tuple[str, str], step: int) -> None:
+        if len(self.step_max) >= MAX_CACHED_TRACES:  # forgotten steps are re-read from the table
+            self.step_max.clear()
+        self.step_max[key] = step
 
     def stamp(self, now_us: int) -> int:
         """A write time that never goes backwards (trace ``updatedAt``, for live polling)."""

@@ -1,0 +1,80 @@
+"""An ingest batch from raw bytes to stored events, as one job of the writer thread.
+
+The event loop only reads the body; parsing, validating and inserting happen together on the
+writer thread, so the two threads do not fight over the GIL for every row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import attrs
+from starlette.responses import JSONResponse
+
+from whyops.server.bodies import BodyError, decode_body, parse_json
+from whyops.server.store import EventResult
+from whyops.server.store.ingest import insert_events
+from whyops.server.store.writer import WriterState
+from whyops.server.validation import validate_events
+
+
+@attrs.frozen
+class Refused:
+    """A batch turned down before anything was written: the answer to send."""
+
+    status: int
+    payload: dict[str, Any]
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.payload, self.status)
+
+
+@attrs.frozen
+class Batch:
+    """What the caller needs to answer: the posted shape and one result per stored event."""
+
+    is_list: bool
+    items: int
+    results: list[EventResult]
+
+
+@attrs.frozen(kw_only=True)
+class Intake:
+    """A raw ingest body and everything needed to turn it into stored events."""
+
+    raw: bytes
+    encoding: str | None
+    header_user: str | None
+    forced_type: str | None
+    received_us: int
+    max_body_bytes: int
+    max_batch_events: int
+
+    def parse(self) -> Any:
+        body = parse_json(decode_body(self.raw, self.encoding, self.max_body_bytes))
+        if isinstance(body, list) and len(body) > self.max_batch_events:
+            message = (
+                f"Payload Too Large: {len(body)} events in one batch,"
+                f" the limit is {self.max_batch_events}"
+            )
+            raise BodyError(413, message)
+        return body
+
+    def run(self, conn: sqlite3.Connection, state: WriterState, project_id: str) -> Batch | Refused:
+        """Parse, validate and insert; a refused batch writes nothing."""
+        try:
+            body = self.parse()
+        except BodyError as exc:
+            return Refused(exc.status, {"error": exc.message})
+        rows, details = validate_events(
+            body,
+            received_us=self.received_us,
+            default_external_user_id=self.header_user,
+            forced_type=self.forced_type,
+        )
+        if details:
+            return Refused(400, {"error": "Validation failed", "details": details})
+        results = insert_events(conn, state, project_id, rows)
+        is_list = isinstance(body, list)
+        return Batch(is_list, len(body) if is_list else 1, results)
