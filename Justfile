@@ -59,3 +59,10 @@ bench:
     {{python}} bench/bench_server.py
     {{python}} bench/bench_proxy.py
     {{python}} bench/bench_client.py
+
+# whyops against Langfuse, Logfire, OpenTelemetry and WhyOps 0.1.1, each in its own virtualenv.
+bench-peers:
+    [ -x .venv-peers/bin/python ] || python3 -m venv .venv-peers
+    .venv-peers/bin/python -m pip install -q --disable-pip-version-check langfuse logfire opentelemetry-sdk
+    just wo011
+    {{python}} bench/bench_peers.py

@@ -60,6 +60,8 @@ class Span:
     _parent_sid = 0
     _count = 0
     _owns_trace = False
+    # Only set in traces no context named yet: an agent span below names its ancestors.
+    _parent: Span | None = None
     trace: TraceContext
     start_time_ns: int
     end_time_ns: int
@@ -118,13 +120,8 @@ class Span:
             agent = self.name if self.kind is _AGENT else _tracer.TRACER.config.agent_name
             trace = TraceContext(new_trace_id(), agent_name=agent)
             self._owns_trace = True
-        elif trace.agent_name is None and parent is None:
-            # The root of a trace names it: an agent by its own name, any other span by the
-            # configured agent name. Spans below keep that name, so a trace has one agent.
-            agent = self.name if self.kind is _AGENT else _tracer.TRACER.config.agent_name
-            if agent is not None:
-                trace = trace._replace(agent_name=agent)
-                self._owns_trace = True
+        elif trace.agent_name is None:
+            trace = self._name_trace(trace, parent)
         self.trace = trace
         if parent is not None:
             self._parent_sid = parent._sid
@@ -134,6 +131,32 @@ class Span:
         self._state = _LIVE
         self.start_time_ns = time_ns()
         self._start_perf = perf_counter_ns()
+
+    def _name_trace(self, trace: TraceContext, parent: Span | None) -> TraceContext:
+        """Give a trace that no context named its agent (see "Agent names" in docs/core.md).
+
+        A root span names it: an agent by its own name, any other span by the configured
+        name. Below a root that left it unnamed (a request span), the first agent span
+        names it, for itself, its open ancestors and everything that starts later.
+        """
+        if parent is None or parent.trace.trace_id != trace.trace_id:
+            agent = self.name if self.kind is _AGENT else _tracer.TRACER.config.agent_name
+        else:
+            self._parent = parent
+            agent = parent.trace.agent_name
+            if agent is None and self.kind is _AGENT:
+                agent = self.name
+                parent._adopt_agent(agent)
+        if agent is None:
+            return trace
+        self._owns_trace = True
+        return trace._replace(agent_name=agent)
+
+    def _adopt_agent(self, agent: str) -> None:
+        span: Span | None = self
+        while span is not None and span._state == _LIVE and span.trace.agent_name is None:
+            span.trace = span.trace._replace(agent_name=agent)
+            span = span._parent
 
     def activate(self) -> Tokens:
         """Make this span (and its trace, when it started one) current in this context."""
@@ -239,6 +262,28 @@ class Span:
         if self._state == _LIVE:
             self.output = snapshot(value, _tracer.TRACER.snapshot_limit)
             self.has_output = True
+
+    def update_name(self, name: str) -> None:
+        """Rename the span (e.g. to the route template once the router matched one)."""
+        if self._state == _LIVE:
+            self.name = str(name)
+
+    def set_status(
+        self, status: Status | str, message: str | None = None, *, error_type: str = "Error"
+    ) -> None:
+        """Mark the span failed (or ok again) without an exception, e.g. an HTTP 5xx answer.
+
+        ``"error"`` records ``error_type: message`` as the span's error; ``"ok"`` clears it.
+        An exception that ends the span later still wins.
+        """
+        value = Status(status)
+        if self._state != _LIVE:
+            return
+        self.status = value
+        if value is Status.ERROR:
+            self.exception = ExceptionInfo(str(error_type), str(message or "error"), "")
+        else:
+            self.exception = None
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Attach a free attribute (shown in the tree, sent in the last event's metadata)."""

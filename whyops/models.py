@@ -72,7 +72,7 @@ class ExceptionInfo:
 
     type: str
     message: str
-    traceback: str
+    traceback: str = ""
     origin_span_id: str | None = None
 
 

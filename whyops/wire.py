@@ -1,6 +1,9 @@
 """Span records → WhyOps events, exactly as docs/wire-format.md specifies. Pure functions.
 
-Captured values are made JSON-safe here (on the flusher thread), within the limits.
+Captured values, and the content and metadata of manual events, are made JSON-safe here
+(on the flusher thread), within the limits. The records' own parts (usage, thinking,
+exceptions) take their wire form from the cattrs converter in ``whyops._unstructure``,
+imported on first use.
 """
 
 from __future__ import annotations
@@ -8,14 +11,32 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 from whyops._capture import to_json_safe
 from whyops._config import DEFAULT_LIMITS, Limits
 from whyops._providers import response_summary
-from whyops.models import EventRecord, Record, SpanKind, SpanRecord, Status, TokenUsage
+from whyops.models import (
+    EventRecord,
+    ExceptionInfo,
+    Record,
+    SpanKind,
+    SpanRecord,
+    Status,
+    ThinkingBlock,
+    TokenUsage,
+)
 
-__all__ = ["DEFAULT_AGENT_NAME", "iso_timestamp", "to_events", "usage_dict"]
+__all__ = [
+    "DEFAULT_AGENT_NAME",
+    "error_content",
+    "iso_timestamp",
+    "manual_event",
+    "thinking_content",
+    "to_events",
+    "usage_dict",
+]
 
 #: ``agentName`` of a trace that no agent, client or configuration named (WhyOps requires one).
 DEFAULT_AGENT_NAME = "default"
@@ -37,22 +58,55 @@ def iso_timestamp(epoch_ns: int) -> str:
     return f"{prefix}.{rest // 1000:06d}Z"
 
 
+_unstructure_module: ModuleType | None = None
+
+
+def _unstructure() -> ModuleType:
+    global _unstructure_module
+    if _unstructure_module is None:
+        from whyops import _unstructure
+
+        _unstructure_module = _unstructure
+    return _unstructure_module
+
+
 def usage_dict(usage: TokenUsage) -> dict[str, int]:
     """The WhyOps ``usage`` object (only the counts that are known)."""
-    pairs = (
-        ("promptTokens", usage.prompt_tokens),
-        ("completionTokens", usage.completion_tokens),
-        ("totalTokens", usage.total_tokens),
-        ("cacheReadTokens", usage.cache_read_tokens),
-        ("cacheCreationTokens", usage.cache_creation_tokens),
-    )
-    return {key: value for key, value in pairs if value is not None}
+    result: dict[str, int] = _unstructure().usage_dict(usage)
+    return result
+
+
+def thinking_content(block: ThinkingBlock) -> dict[str, Any]:
+    """The ``llm_thinking`` content of one thinking block."""
+    result: dict[str, Any] = _unstructure().thinking_content(block)
+    return result
+
+
+def error_content(info: ExceptionInfo | None, limits: Limits) -> dict[str, Any]:
+    """The ``error`` content: ``{"message", "type", "stack", "originSpanId"}``."""
+    if info is None:
+        return {"message": "error", "type": "Error"}
+    message = to_json_safe(f"{info.type}: {info.message}", limits)
+    content: dict[str, Any] = {"message": message, **_unstructure().exception_content(info)}
+    if "stack" in content:
+        content["stack"] = to_json_safe(content["stack"], limits)
+    return content
+
+
+def manual_event(payload: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """A manual event under the capture rules (JSON-safe, within limits, secrets masked).
+
+    Never raises: a cycle or an odd object deep in one event's content must not make the
+    whole batch unserialisable.
+    """
+    safe = to_json_safe(payload, limits)
+    return safe if isinstance(safe, dict) else {"content": safe}
 
 
 def to_events(record: Record, limits: Limits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
     """The WhyOps events for one record: first, thinking…, then last (or ``error``)."""
     if isinstance(record, EventRecord):
-        return [dict(record.payload)]
+        return [manual_event(record.payload, limits)]
     return _SpanEvents(record, limits).build()
 
 
@@ -208,17 +262,11 @@ class _SpanEvents:
         meta = self._model_meta(required=False)
         events = []
         for block in self.record.thinking:
-            if block.redacted:
-                content: dict[str, Any] = {"type": "redacted_thinking", "data": block.redacted_data}
-            else:
-                content = {"type": "thinking", "thinking": block.text or ""}
-                if block.signature:
-                    content["signature"] = block.signature
             events.append(
                 {
                     "eventType": "llm_thinking",
                     "timestamp": self.end,
-                    "content": content,
+                    "content": thinking_content(block),
                     "metadata": dict(meta),
                 }
             )
@@ -226,15 +274,7 @@ class _SpanEvents:
 
     def _error(self) -> dict[str, Any]:
         r = self.record
-        info = r.exception
-        content: dict[str, Any] = {"message": "error", "type": "Error"}
-        if info is not None:
-            message = to_json_safe(f"{info.type}: {info.message}", self.limits)
-            content = {"message": message, "type": info.type}
-            if info.traceback:
-                content["stack"] = to_json_safe(info.traceback, self.limits)
-            if info.origin_span_id:
-                content["originSpanId"] = info.origin_span_id
+        content = error_content(r.exception, self.limits)
         meta = self._model_meta(required=False) if r.kind is SpanKind.LLM else {}
         meta["tool"] = r.name
         return {

@@ -246,11 +246,6 @@ def test_client_configures_an_unconfigured_tracer(server):
     assert {e["agentName"] for e in events} == {"decorated-agent"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: a span in a trace_context() without agent_name reports as 'default'; the "
-    "agent name a WhyOps client adopts after env configuration is not used there yet",
-)
 def test_bare_trace_context_spans_use_the_client_agent(server, server_exporter):
     """Decorated spans in a trace_context without agent_name report under the client's agent."""
     sdk = WhyOps(server.api_key, "bare-agent", METADATA, proxy_base_url=server.base_url)

@@ -19,6 +19,7 @@ from whyops.export.http import (
     classify_response,
     retry_after_seconds,
 )
+from whyops.models import EventRecord
 
 
 def test_build_request_is_pure_and_complete() -> None:
@@ -143,3 +144,54 @@ def test_a_batch_the_server_finds_too_large_is_split(sink: Sink, restore_tracer:
     report = whyops.flush(5)
     assert (report.delivered, report.dropped) == (20, 0)
     assert len(sink.events) == 40 and sink.requests > 3
+
+
+class _BrokenRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def _hostile_content() -> dict[str, Any]:
+    looped: dict[str, Any] = {"role": "user"}
+    looped["self"] = looped
+    return {
+        "messages": [looped, {"role": "user", "content": "x" * 100}],
+        "odd": {_BrokenRepr(), 1.5},
+        "nan": float("nan"),
+        (1, 2): b"\x00\x01",
+        "api_key": "sk-not-for-the-server",
+    }
+
+
+def test_a_hostile_manual_event_does_not_sink_its_batch(sink: Sink, restore_tracer: Any) -> None:
+    """Manual events take the capture rules on the flusher: cycles, odd objects, secrets."""
+    _configure(sink.url)
+    tracer = get_tracer()
+    for n in range(3):
+        tracer.submit(EventRecord(_manual(f"ok-{n}", {"messages": []})))
+        if n == 1:
+            tracer.submit(EventRecord(_manual("hostile", _hostile_content())))
+    _tools(2)
+    report = whyops.flush(5)
+    assert (report.delivered, report.dropped, report.pending) == (6, 0, 0)
+    manual = {e["idempotencyKey"]: e for e in sink.events if e["traceId"] == "manual"}
+    assert sorted(manual) == ["hostile", "ok-0", "ok-1", "ok-2"]
+    assert len(sink.events) == 4 + 2 * 2
+    content = manual["hostile"]["content"]
+    assert content["messages"][0] == {"role": "user", "self": "<cycle>"}
+    assert content["nan"] == "nan" and content["(1, 2)"] == "<bytes len=2>"
+    assert sorted(map(str, content["odd"])) == ["1.5", "<unrepresentable _BrokenRepr>"]
+    assert content["api_key"] == "[redacted]"
+    assert manual["ok-0"]["content"] == {"messages": []}
+
+
+def _manual(key: str, content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "eventType": "user_message",
+        "traceId": "manual",
+        "agentName": "a",
+        "spanId": "c" * 16,
+        "timestamp": "2026-11-27T08:00:00.000000Z",
+        "idempotencyKey": key,
+        "content": content,
+    }

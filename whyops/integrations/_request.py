@@ -16,7 +16,7 @@ from whyops._context import current_trace_id, trace_context
 from whyops._errors import log_internal_error
 from whyops._span import Span
 from whyops.integrations._propagation import RemoteContext
-from whyops.models import ExceptionInfo, SpanKind, Status
+from whyops.models import SpanKind
 
 __all__ = ["RequestTrace"]
 
@@ -60,13 +60,15 @@ class RequestTrace:
         agent = self.agent_name or tracer.config.agent_name
         if remote.trace_id is not None or agent is not None:
             # Even with tracing off, the caller's trace id stays ambient, so proxied model
-            # calls made while serving the request still land in the caller's trace.
+            # calls made while serving the request still land in the caller's trace; the
+            # request span (a root here) becomes a child of the caller's span.
             self._stack.enter_context(
                 trace_context(
                     trace_id=remote.trace_id,
                     thread_id=remote.thread_id,
                     external_user_id=remote.external_user_id,
                     agent_name=agent,
+                    parent_span_id=remote.parent_span_id,
                 )
             )
         self.trace_id = current_trace_id()
@@ -80,8 +82,6 @@ class RequestTrace:
         span.start()
         if not span.is_recording:
             return
-        if span.parent_span_id is None and remote.parent_span_id is not None:
-            _adopt_remote_parent(span, remote.parent_span_id)
         tokens = span.activate()
         self._stack.callback(Span.deactivate, tokens)
         self.span = span
@@ -110,23 +110,14 @@ class RequestTrace:
         self, span: Span, status_code: int | None, route: str | None, error: BaseException | None
     ) -> None:
         if route:
-            span.name = f"{self._method} {route}"
+            span.update_name(f"{self._method} {route}")
             span.set_attribute(ROUTE, route)
         if status_code is not None:
             span.set_attribute(STATUS_CODE, status_code)
         if error is None and status_code is not None and status_code >= 500:
             # A framework that turned an exception into a 5xx answer has swallowed it; the
             # request still failed, and the tree should say so.
-            span.status = Status.ERROR
-            span.exception = ExceptionInfo("HTTPError", _status_text(status_code), "")
-
-
-def _adopt_remote_parent(span: Span, parent_span_id: str) -> None:
-    """Make ``span`` (a root here) the child of the caller's span in another service."""
-    # TODO(core): a public way to name a remote parent, e.g.
-    # ``trace_context(trace_id=..., parent_span_id=...)`` whose first root span becomes a
-    # child of that id, would replace this write to the span's private id field.
-    span._parent_sid = int(parent_span_id, 16)
+            span.set_status("error", _status_text(status_code), error_type="HTTPError")
 
 
 def _status_text(code: int) -> str:

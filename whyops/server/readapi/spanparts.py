@@ -15,6 +15,9 @@ _KIND_BY_TYPE = {
     "embedding_response": "embedding",
 }
 _CLOSING = frozenset({"tool_call_response", "llm_response", "embedding_response", "error"})
+# What a call was asked: the SDK's and the proxy's request-side events. The proxy opens a model
+# call that follows a tool answer with ``tool_result`` (content.messages); the SDK's own
+# ``tool_result`` (``{toolName, output}``) reports an output and opens nothing.
 _OPENING = frozenset({"tool_call_request", "user_message", "embedding_request"})
 
 Timed = tuple[dict[str, Any], int]
@@ -27,6 +30,13 @@ def _meta(event: dict[str, Any]) -> dict[str, Any]:
 
 def _content(event: dict[str, Any]) -> Any:
     return event.get("content")
+
+
+def _is_opening(event: dict[str, Any]) -> bool:
+    if event["eventType"] == "tool_result":
+        content = _content(event)
+        return isinstance(content, dict) and "messages" in content
+    return event["eventType"] in _OPENING
 
 
 def _inputs(opening: dict[str, Any] | None) -> Any:
@@ -125,7 +135,7 @@ def _times(timed: list[Timed], closing: dict[str, Any] | None) -> tuple[int, int
 
 def span_fields(span_id: str, timed: list[Timed]) -> dict[str, Any]:
     events = [event for event, _ in timed]
-    opening = next((e for e in events if e["eventType"] in _OPENING), None)
+    opening = next((e for e in events if _is_opening(e)), None)
     closing = next((e for e in reversed(events) if e["eventType"] in _CLOSING), None)
     kind = _kind(events)
     start_us, end_us = _times(timed, closing)
