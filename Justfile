@@ -42,14 +42,12 @@ typecheck:
 browser:
     bash scripts/ensure-chromium.sh
 
-# A virtualenv with the released WhyOps 0.1.1 SDK (same import name as ours), so the tests
-# can check that it reports to our server unchanged.
+# Make .venv-wo011 with the released WhyOps 0.1.1 SDK (same import name) for the compatibility test.
 wo011:
     [ -x .venv-wo011/bin/python ] || python3 -m venv .venv-wo011
     .venv-wo011/bin/python -m pip install -q --disable-pip-version-check 'whyops==0.1.1'
 
-# Provider tests again on the previous major lines (openai 1.x, anthropic 0.x, on httpx),
-# and the released WhyOps 0.1.1 SDK against our server.
+# Provider tests again on the previous major lines: openai 1.x and anthropic 0.x, on httpx.
 compat:
     bash scripts/compat.sh {{compat_venv}}
 

@@ -206,6 +206,54 @@ def bench_read(server: Server, events: int, repeat: int) -> dict[str, Any]:
     return {"events": events, **results}
 
 
+def _proxy_call(n: int) -> list[dict[str, Any]]:
+    """What the proxy records for one model call: the request, then the answer."""
+    answer = make_event(f"proxy-{n // 50}", n)
+    request = {
+        **answer,
+        "eventType": "user_message",
+        "idempotencyKey": f"{answer['idempotencyKey']}:0",
+        "content": {"messages": [{"role": "user", "content": "Where is my order A1001?"}]},
+        "metadata": {"model": "gpt-4o-mini", "provider": "openai", "messageCount": 1},
+    }
+    return [request, answer]
+
+
+def _caller_us(db: str, batches: list[list[dict[str, Any]]], validate_first: bool) -> float:
+    """Microseconds per call the proxy's event loop spends handing one call's events over.
+
+    ``validate_first``: the baseline, validating on the caller before queueing (as before
+    validation moved to the writer thread). Both sides run with the writer busy alike.
+    """
+    from whyops.server.recorder import Recorder
+    from whyops.server.store import Store
+    from whyops.server.timeutil import now_us
+    from whyops.server.validation import validate_events
+
+    store = Store(db)
+    recorder = Recorder(store)
+    started = time.perf_counter()
+    for batch in batches:
+        if validate_first:
+            rows, _ = validate_events(batch, received_us=now_us())
+            store.ingest("bench", rows)
+        else:
+            recorder.record("bench", batch)
+    caller_us = (time.perf_counter() - started) / len(batches) * 1e6
+    store.close()  # commits everything queued
+    if not validate_first:
+        assert (recorder.recorded, recorder.failed) == (2 * len(batches), 0), vars(recorder)
+    return caller_us
+
+
+def bench_recorder(folder: str, calls: int) -> dict[str, Any]:
+    batches = [_proxy_call(n) for n in range(calls)]
+    before = _caller_us(os.path.join(folder, f"validated-{time.time_ns()}.db"), batches, True)
+    record = _caller_us(os.path.join(folder, f"recorded-{time.time_ns()}.db"), batches, False)
+    return {"calls": calls, "record_us": record, "validate_then_queue_us": before,
+            "ratio": record / before}  # fmt: skip
+
+
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return max(runs, key=lambda run: run["events_per_s"])
 
@@ -216,7 +264,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="best of N, interleaved")
     args = parser.parse_args()
     scale, rounds = (5, 1) if args.quick else (1, args.rounds)
-    batches, singles, plains, reads = [], [], [], []
+    batches, singles, plains, reads, recorders = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(os.path.join(tmp, "bench.db"))
         try:
@@ -225,14 +273,18 @@ def main() -> int:
                 batches.append(bench_ingest(server, 30_000 // scale, 100, 8))
                 singles.append(bench_ingest(server, 4_000 // scale, 1, 32))
                 reads.append(bench_read(server, 1000, 10 // scale + 1))
+                recorders.append(bench_recorder(tmp, 4_000 // scale))
         finally:
             server.stop()
     read = min(reads, key=lambda r: r["thread"]["p50_ms"])
-    report(_best(batches), _best(singles), read, _best(plains), rounds)
+    recorder = min(recorders, key=lambda r: r["ratio"])
+    report(_best(batches), _best(singles), read, _best(plains), recorder, rounds)
     return 0
 
 
-def report(batch100: dict, single: dict, read: dict, plain: dict, rounds: int) -> None:
+def report(
+    batch100: dict, single: dict, read: dict, plain: dict, recorder: dict, rounds: int
+) -> None:
     ratio = batch100["events_per_s"] / plain["events_per_s"]
     rows = [
         ("ingest, batches of 100", f"{batch100['events_per_s']:,.0f} events/s",
@@ -247,6 +299,10 @@ def report(batch100: dict, single: dict, read: dict, plain: dict, rounds: int) -
          read["thread"]["p50_ms"] <= GOALS["read_ms"]),
         ("  span tree of it (p50)", f"{read['spans']['p50_ms']:.1f} ms", "", None),
         ("  graph of it (p50)", f"{read['graph']['p50_ms']:.1f} ms", "", None),
+        ("proxy record(), caller's cost", f"{recorder['record_us']:.1f} us/call", "", None),
+        ("  validate, then queue (baseline)",
+         f"{recorder['validate_then_queue_us']:.1f} us/call", "", None),
+        ("  record / baseline", f"{recorder['ratio']:.2f}", "", None),
     ]  # fmt: skip
     print(f"best of {rounds} interleaved rounds, {os.cpu_count()} CPUs")
     print(f"{'measure':34} {'result':>18} {'goal':>10}  ok")
@@ -256,6 +312,7 @@ def report(batch100: dict, single: dict, read: dict, plain: dict, rounds: int) -
     out = ROOT / "bench" / "results" / f"server-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"batch100": batch100, "single": single, "read": read, "executemany": plain,
+               "recorder": recorder,
                "ratio": ratio, "goals": GOALS, "cpus": os.cpu_count(), "rounds": rounds,
                "load_average": os.getloadavg()}  # fmt: skip
     out.write_text(json.dumps(payload, indent=2))

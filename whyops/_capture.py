@@ -264,16 +264,17 @@ def _already_plain(value: Any, limits: Limits, depth: int = 0) -> bool:
         )
     if depth >= 2 or (kind is not dict and kind is not list) or len(value) > limits.max_items:
         return False
+    # Ints, bools and None are answered inline: no call per item for the usual values.
     if kind is list:
-        for item in value:  # noqa: SIM110  (a loop is faster than all() with a genexpr)
-            if not _already_plain(item, limits, depth + 1):
+        for item in value:
+            if type(item) not in _FAST_LEAVES and not _already_plain(item, limits, depth + 1):
                 return False
         return True
     mask = limits.mask_secrets
     for key, item in list(value.items()):
         if type(key) is not str or (mask and is_secret_key(key)):
             return False
-        if not _already_plain(item, limits, depth + 1):
+        if type(item) not in _FAST_LEAVES and not _already_plain(item, limits, depth + 1):
             return False
     return True
 

@@ -13,7 +13,7 @@ import attrs
 
 from whyops.models import ThinkingBlock, TokenUsage
 
-__all__ = ["ProviderFacts", "extract", "response_summary", "usage_from"]
+__all__ = ["ProviderFacts", "add_usage", "extract", "response_summary", "usage_from"]
 
 
 @attrs.frozen(slots=True)
@@ -206,3 +206,18 @@ def _responses_summary(obj: Any) -> dict[str, Any]:
         "toolCalls": calls,
         "finishReason": _get(obj, "status"),
     }
+
+
+def add_usage(a: TokenUsage, b: TokenUsage) -> TokenUsage:
+    """Counts of two calls summed (a count unknown in both stays unknown)."""
+
+    def add(x: int | None, y: int | None) -> int | None:
+        return None if x is None and y is None else (x or 0) + (y or 0)
+
+    return TokenUsage(
+        add(a.prompt_tokens, b.prompt_tokens),
+        add(a.completion_tokens, b.completion_tokens),
+        add(a.total_tokens, b.total_tokens),
+        add(a.cache_read_tokens, b.cache_read_tokens),
+        add(a.cache_creation_tokens, b.cache_creation_tokens),
+    )

@@ -8,7 +8,6 @@ when batching). Once ended, a span ignores further changes.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Mapping
 from contextvars import Token
 from random import getrandbits
@@ -19,16 +18,10 @@ from typing import Any
 from whyops import _tracer
 from whyops._capture import snapshot
 from whyops._context import SPAN, SUPPRESS, TRACE, TraceContext
+from whyops._exceptions import exception_info
 from whyops._ids import new_trace_id
-from whyops._providers import extract, usage_from
-from whyops.models import (
-    ExceptionInfo,
-    SpanKind,
-    SpanRecord,
-    Status,
-    ThinkingBlock,
-    TokenUsage,
-)
+from whyops._providers import add_usage, extract, usage_from
+from whyops.models import ExceptionInfo, SpanKind, SpanRecord, Status, ThinkingBlock, TokenUsage
 
 __all__ = ["NOOP_SPAN", "Span"]
 
@@ -37,8 +30,6 @@ _AGENT = SpanKind.AGENT
 # Return values of these types can never be provider responses: skip the duck-typing.
 _PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, set})
 _MUTABLE = frozenset({list, dict, set, bytearray})
-# Marks an exception already recorded in full by the span it was raised in.
-_ORIGIN_ATTR = "__whyops_origin__"
 
 Tokens = tuple["Token[Span | None]", "Token[TraceContext | None] | None"]
 
@@ -60,14 +51,14 @@ class Span:
     _parent_sid = 0
     _count = 0
     _owns_trace = False
-    # Only set in traces no context named yet: an agent span below names its ancestors.
     _parent: Span | None = None
     trace: TraceContext
     start_time_ns: int
     end_time_ns: int
     duration_ns: int
     _start_perf: int
-    _tokens: Tokens
+    _span_token: Token[Span | None] | None
+    _trace_token: Token[TraceContext | None] | None
 
     def __init__(
         self,
@@ -115,18 +106,29 @@ class Span:
             self._state = _NOOP
             return
         parent = SPAN.get()
-        trace = TRACE.get()
-        if trace is None:
+        ambient = TRACE.get()
+        if ambient is None:
             agent = self.name if self.kind is _AGENT else _tracer.TRACER.config.agent_name
             trace = TraceContext(new_trace_id(), agent_name=agent)
-            self._owns_trace = True
-        elif trace.agent_name is None:
-            trace = self._name_trace(trace, parent)
+        # An unnamed trace may get its agent here; not from a child of a span that left
+        # this very context unnamed (unless the child is an agent).
+        elif ambient.agent_name is None and (
+            parent is None or self.kind is _AGENT or parent.trace is not ambient
+        ):
+            trace = self._name_trace(ambient, parent)
+        else:
+            trace = ambient
+        # Every span stores the same attributes in the same order, roots and children
+        # alike, so instances keep CPython's shared key layout.
         self.trace = trace
+        self._owns_trace = trace is not ambient
+        self._parent = parent
         if parent is not None:
             self._parent_sid = parent._sid
         elif trace.parent_span_id is not None:
             self._parent_sid = int(trace.parent_span_id, 16)
+        else:
+            self._parent_sid = 0
         self._sid = getrandbits(64) or 1
         self._state = _LIVE
         self.start_time_ns = time_ns()
@@ -142,19 +144,18 @@ class Span:
         if parent is None or parent.trace.trace_id != trace.trace_id:
             agent = self.name if self.kind is _AGENT else _tracer.TRACER.config.agent_name
         else:
-            self._parent = parent
             agent = parent.trace.agent_name
             if agent is None and self.kind is _AGENT:
                 agent = self.name
                 parent._adopt_agent(agent)
-        if agent is None:
-            return trace
-        self._owns_trace = True
-        return trace._replace(agent_name=agent)
+        return trace if agent is None else trace._replace(agent_name=agent)
 
     def _adopt_agent(self, agent: str) -> None:
+        trace_id = self.trace.trace_id
         span: Span | None = self
-        while span is not None and span._state == _LIVE and span.trace.agent_name is None:
+        while span is not None and span._state == _LIVE and span.trace.trace_id == trace_id:
+            if span.trace.agent_name is not None:
+                return
             span.trace = span.trace._replace(agent_name=agent)
             span = span._parent
 
@@ -190,7 +191,8 @@ class Span:
     def __enter__(self) -> Span:
         self.start()
         if self._state == _LIVE:
-            self._tokens = self.activate()
+            self._span_token = SPAN.set(self)
+            self._trace_token = TRACE.set(self.trace) if self._owns_trace else None
         return self
 
     def __exit__(
@@ -201,10 +203,12 @@ class Span:
     ) -> None:
         if self._state != _LIVE:
             return
-        span_token, trace_token = self._tokens
-        del self._tokens  # a queued span must not keep context tokens (and their values) alive
+        span_token, trace_token = self._span_token, self._trace_token
+        # A queued span must not keep context tokens (and the values they hold) alive.
+        self._span_token = self._trace_token = None
         try:
-            SPAN.reset(span_token)
+            if span_token is not None:
+                SPAN.reset(span_token)
             if trace_token is not None:
                 TRACE.reset(trace_token)
         except ValueError:
@@ -276,7 +280,10 @@ class Span:
         ``"error"`` records ``error_type: message`` as the span's error; ``"ok"`` clears it.
         An exception that ends the span later still wins.
         """
-        value = Status(status)
+        try:
+            value = Status(status)
+        except ValueError:
+            raise ValueError(f"status must be 'ok' or 'error', got {status!r}") from None
         if self._state != _LIVE:
             return
         self.status = value
@@ -315,7 +322,7 @@ class Span:
             return
         found = usage_from(usage) if usage is not None else TokenUsage(**counts)
         if found is not None:
-            self.usage = found if self.usage is None else _add_usage(self.usage, found)
+            self.usage = found if self.usage is None else add_usage(self.usage, found)
 
     def record_item(self, item: Any) -> None:
         """Count one yielded item and keep it while under the cap."""
@@ -345,70 +352,38 @@ class Span:
 
     def _record_exception(self, exc: BaseException, tb: TracebackType | None) -> None:
         self.status = Status.ERROR
-        name = type(exc).__qualname__
-        message = _safe_str(exc)
-        origin = getattr(exc, _ORIGIN_ATTR, None)
-        if origin is not None and origin[0] == self.trace.trace_id:
-            self.exception = ExceptionInfo(name, message, "", origin_span_id=origin[1])
-            return
-        try:
-            text = "".join(traceback.format_exception(type(exc), exc, tb))
-        except Exception:
-            text = ""
-        self.exception = ExceptionInfo(name, message, text)
-        try:
-            setattr(exc, _ORIGIN_ATTR, (self.trace.trace_id, self.span_id))
-        except Exception:
-            pass
+        self.exception = exception_info(exc, tb, self.trace.trace_id, self.span_id)
 
     # -- hand-off ---------------------------------------------------------------------
 
     def to_record(self) -> SpanRecord:
         """The frozen form of an ended span (called by processors, often on the flusher)."""
         trace = self.trace
+        # Positional, in SpanRecord's field order: a third cheaper than keywords, and this
+        # runs once per span on the flusher (tests/core/test_context.py checks the order).
         return SpanRecord(
-            trace_id=trace.trace_id,
-            span_id=f"{self._sid:016x}",
-            parent_span_id=f"{self._parent_sid:016x}" if self._parent_sid else None,
-            name=self.name,
-            kind=self.kind,
-            start_time_ns=self.start_time_ns,
-            end_time_ns=self.end_time_ns,
-            duration_ns=self.duration_ns,
-            status=self.status,
-            agent_name=trace.agent_name,
-            thread_id=trace.thread_id,
-            external_user_id=trace.external_user_id,
-            inputs=self.inputs,
-            output=self.output,
-            has_output=self.has_output,
-            exception=self.exception,
-            thinking=tuple(self.thinking or ()),
-            usage=self.usage,
-            model=self.model,
-            provider=self.provider,
-            attributes=self.attributes or {},
+            trace.trace_id,
+            f"{self._sid:016x}",
+            f"{self._parent_sid:016x}" if self._parent_sid else None,
+            self.name,
+            self.kind,
+            self.start_time_ns,
+            self.end_time_ns,
+            self.duration_ns,
+            self.status,
+            trace.agent_name,
+            trace.thread_id,
+            trace.external_user_id,
+            self.inputs,
+            self.output,
+            self.has_output,
+            self.exception,
+            tuple(self.thinking or ()),
+            self.usage,
+            self.model,
+            self.provider,
+            self.attributes or {},
         )
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return f"<unprintable {type(exc).__qualname__}>"
-
-
-def _add_usage(a: TokenUsage, b: TokenUsage) -> TokenUsage:
-    def add(x: int | None, y: int | None) -> int | None:
-        return None if x is None and y is None else (x or 0) + (y or 0)
-
-    return TokenUsage(
-        add(a.prompt_tokens, b.prompt_tokens),
-        add(a.completion_tokens, b.completion_tokens),
-        add(a.total_tokens, b.total_tokens),
-        add(a.cache_read_tokens, b.cache_read_tokens),
-        add(a.cache_creation_tokens, b.cache_creation_tokens),
-    )
 
 
 NOOP_SPAN = Span("noop")

@@ -9,13 +9,16 @@ nor ``configure()`` should pay for it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
-from cattrs.gen import AttributeOverride, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from whyops.models import ExceptionInfo, ThinkingBlock, TokenUsage
+
+if TYPE_CHECKING:
+    from cattrs.gen import AttributeOverride
 
 __all__ = ["CONVERTER", "exception_content", "thinking_content", "usage_dict"]
 
@@ -29,7 +32,7 @@ def _camel(name: str) -> str:
 
 def _unstructure_fn(cls: type, **overrides: AttributeOverride) -> Callable[[Any], dict[str, Any]]:
     """A generated ``cls -> dict`` with camelCase keys that omits fields left at default."""
-    renamed = {f.name: override(rename=_camel(f.name)) for f in attrs.fields(cls)}
+    renamed: dict[str, Any] = {f.name: override(rename=_camel(f.name)) for f in attrs.fields(cls)}
     renamed.update(overrides)
     return make_dict_unstructure_fn(cls, CONVERTER, _cattrs_omit_if_default=True, **renamed)
 
@@ -54,6 +57,7 @@ _redacted_thinking = _unstructure_fn(
 exception_content: Callable[[ExceptionInfo], dict[str, Any]] = _unstructure_fn(
     ExceptionInfo, message=override(omit=True), traceback=override(rename="stack")
 )
+
 
 def thinking_content(block: ThinkingBlock) -> dict[str, Any]:
     """``{"type": "thinking", "thinking", "signature"}`` or ``{"type": "redacted_thinking",

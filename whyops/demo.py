@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,8 @@ DEFAULT_DB = os.path.join(".whyops", "demo.db")
 DEMO_PROJECT = "demo"
 EXAMPLE_MODULE = "support_agent"
 SPANS_SETTLE_SECONDS = 15.0
+# The whole reply of a turn, up to three lines of it.
+REPLY_CHARS = 210
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,12 +87,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         say(f"server ready at {server.base_url}")
         turns = run_example(example, server.base_url, api_key)
+        say(f"\nthe {len(turns)} traces, as the server stored them:")
         print_trees(server.base_url, api_key, turns, color=_color(args.color))
-        page = f"{server.base_url}/#key={api_key}"
-        say(f"\nweb page: {page}")
+        say(f"\nweb page: {server.base_url}/#key={api_key}")
         if args.once:
+            say(f"(--once: the server has stopped; the traces stay in {args.db}.")
+            say(" Run `whyops demo` without --once to keep the page open until Ctrl-C.)")
             return 0
-        say("serving until Ctrl-C…")
+        say("serving the page until Ctrl-C…")
         _wait_for_interrupt()
         return 0
     finally:
@@ -165,9 +170,9 @@ def run_example(example: ModuleType, base_url: str, api_key: str) -> list[Any]:
     say(f"running the support agent: {len(sessions)} customers at once, {turns} turns…")
 
     def progress(turn: Any) -> None:
-        reply = " ".join(str(turn.reply).split())
-        reply = reply if len(reply) <= 72 else reply[:71] + "…"
-        say(f"  ✓ {turn.user_id}: {turn.question}\n      → {reply}")
+        reply = textwrap.shorten(str(turn.reply), REPLY_CHARS, placeholder=" …")
+        say(f"  ✓ {turn.user_id}: {turn.question}")
+        say(textwrap.fill(reply, 78, initial_indent="    ↳ ", subsequent_indent="      "))
 
     try:
         result: list[Any] = asyncio.run(example.run_sessions(base_url, api_key, on_turn=progress))

@@ -25,7 +25,7 @@ from .tools import CARRIER, TOOL_FUNCTIONS, CarrierTimeout, agent_metadata_tools
 
 AGENT_NAME = "support-agent"
 CHAT_MODEL = "gpt-4o-mini"
-REVIEW_MODEL = "claude-sonnet-4-5"
+REVIEW_MODEL = "claude-sonnet-4-6"
 MAX_STEPS = 5
 SYSTEM_PROMPT = (
     "You are Sam, the customer support agent of Northwind Outfitters.\n"

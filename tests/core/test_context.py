@@ -7,13 +7,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import attrs
 import pytest
 from core_helpers import acall, call, make
 
 import whyops
 from whyops._threads import thread_pools_patched
 from whyops._tracer import get_tracer
-from whyops.models import SpanKind
+from whyops.models import ExceptionInfo, SpanKind, Status, ThinkingBlock, TokenUsage
 
 
 def _tree(memory: Any) -> dict[str, list[str]]:
@@ -198,8 +199,6 @@ def test_a_remote_parent_makes_root_spans_its_children(memory: Any) -> None:
 
 
 def test_a_root_span_in_an_unnamed_trace_takes_the_configured_agent_name(memory: Any) -> None:
-    import attrs
-
     tracer = get_tracer()
     saved = tracer.config
     tracer.config = attrs.evolve(saved, agent_name="configured-agent")
@@ -213,3 +212,74 @@ def test_a_root_span_in_an_unnamed_trace_takes_the_configured_agent_name(memory:
     spans = {s.name: s for s in memory.spans()}
     assert spans["turn"].agent_name == spans["inner"].agent_name == "configured-agent"
     assert spans["bot"].agent_name == "bot"
+
+
+def test_the_first_agent_below_an_unnamed_root_names_the_trace(memory: Any) -> None:
+    """A request span leaves its trace unnamed; the agent the handler calls names it."""
+    lookup = whyops.tool(name="lookup")(lambda: None)
+    support = whyops.agent(name="support")(lambda: lookup())
+    with whyops.trace_context(trace_id="req"), whyops.span("GET /chat") as request:
+        whyops.tool(name="auth")(lambda: None)()
+        assert request.trace.agent_name is None
+        support()
+        assert request.trace.agent_name == "support"
+        whyops.agent(name="other")(lambda: None)()
+        whyops.tool(name="after")(lambda: None)()
+    assert whyops.current_trace() is None
+    names = {s.name: s.agent_name for s in memory.spans()}
+    # "auth" ended before any agent ran: it keeps the unnamed trace ("default" on the wire).
+    assert names == {
+        "auth": None,
+        "lookup": "support",
+        "support": "support",
+        "other": "support",
+        "after": "support",
+        "GET /chat": "support",
+    }
+
+
+def test_an_agent_in_a_new_trace_context_does_not_name_the_outer_trace(memory: Any) -> None:
+    with whyops.span("outer") as outer:
+        with whyops.trace_context(trace_id="elsewhere"):
+            whyops.agent(name="bot")(lambda: None)()
+    assert outer.trace.agent_name is None
+    assert {s.name: s.agent_name for s in memory.spans()} == {"bot": "bot", "outer": None}
+
+
+def test_a_span_freezes_every_field_into_its_own_record_field(memory: Any) -> None:
+    """to_record passes SpanRecord's fields by position: each must land in its own field."""
+    with whyops.trace_context(
+        trace_id="tr", thread_id="th", external_user_id="user", agent_name="agent"
+    ):
+        with whyops.span("outer"), whyops.span("inner", kind="llm", inputs={"q": 1}) as span:
+            span.set_output("out")
+            span.record_thinking("hmm")
+            span.record_usage(TokenUsage(1, 2, 3))
+            span.set_model("model-x", "provider-y")
+            span.set_attribute("k", "v")
+            span.set_status("error", "bad", error_type="Oops")
+    inner, outer = memory.spans()
+    assert attrs.asdict(inner, recurse=False) == {
+        "trace_id": "tr",
+        "span_id": span.span_id,
+        "parent_span_id": outer.span_id,
+        "name": "inner",
+        "kind": SpanKind.LLM,
+        "start_time_ns": span.start_time_ns,
+        "end_time_ns": span.end_time_ns,
+        "duration_ns": span.duration_ns,
+        "status": Status.ERROR,
+        "agent_name": "agent",
+        "thread_id": "th",
+        "external_user_id": "user",
+        "inputs": {"q": 1},
+        "output": "out",
+        "has_output": True,
+        "exception": ExceptionInfo("Oops", "bad", ""),
+        "thinking": (ThinkingBlock("hmm"),),
+        "usage": TokenUsage(1, 2, 3),
+        "model": "model-x",
+        "provider": "provider-y",
+        "attributes": {"k": "v"},
+    }
+    assert inner.end_time_ns - inner.start_time_ns == inner.duration_ns > 0

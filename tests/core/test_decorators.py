@@ -223,6 +223,41 @@ def test_changes_after_a_span_ended_are_ignored(memory: Any) -> None:
     assert record.attributes == {} and record.output is None and record.thinking == ()
 
 
+def test_a_span_can_be_renamed_and_failed_without_an_exception(memory: Any) -> None:
+    with whyops.span("GET /orders/42") as span:
+        span.update_name("GET /orders/{id}")
+        span.set_status("error", "503 Service Unavailable", error_type="HTTPError")
+    with whyops.span("recovered") as other:
+        other.set_status("error", "flaky")
+        other.set_status("ok")
+    failed, ok = memory.spans()
+    assert failed.name == "GET /orders/{id}" and failed.status.value == "error"
+    assert (failed.exception.type, failed.exception.message) == (
+        "HTTPError",
+        "503 Service Unavailable",
+    )
+    assert (ok.status.value, ok.exception) == ("ok", None)
+    error = memory.events()[1]
+    assert error["eventType"] == "error" and error["spanName"] == "GET /orders/{id}"
+    assert error["content"] == {
+        "message": "HTTPError: 503 Service Unavailable",
+        "type": "HTTPError",
+    }
+    span.update_name("late")
+    span.set_status("ok")
+    assert memory.spans()[0] == failed
+    with pytest.raises(ValueError, match="status must be"):
+        span.set_status("broken")
+
+
+def test_an_exception_wins_over_a_status_set_before(memory: Any) -> None:
+    with pytest.raises(KeyError), whyops.span("s") as span:
+        span.set_status("error", "first", error_type="Mine")
+        raise KeyError("k")
+    (record,) = memory.spans()
+    assert record.exception.type == "KeyError" and record.exception.traceback
+
+
 def test_bad_arguments_give_clear_errors() -> None:
     with pytest.raises(ValueError, match="kind must be one of"):
         whyops.span("x", kind="nope")

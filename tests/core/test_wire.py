@@ -151,3 +151,34 @@ def test_embedding_span() -> None:
 def test_manual_events_pass_through_as_built() -> None:
     payload = {"eventType": "user_message", "traceId": "x", "agentName": "a", "content": {}}
     assert to_events(EventRecord(payload)) == [payload]
+
+
+def test_the_converter_gives_records_their_camel_case_wire_objects() -> None:
+    from whyops._unstructure import CONVERTER
+
+    assert CONVERTER.unstructure(TokenUsage(cache_read_tokens=4, total_tokens=9)) == {
+        "totalTokens": 9,
+        "cacheReadTokens": 4,
+    }
+    assert CONVERTER.unstructure(ThinkingBlock("t", "")) == {"type": "thinking", "thinking": "t"}
+    assert CONVERTER.unstructure(ThinkingBlock(None, "sig")) == {
+        "type": "thinking",
+        "thinking": "",
+        "signature": "sig",
+    }
+    assert CONVERTER.unstructure(ThinkingBlock(redacted_data="blob")) == {
+        "type": "redacted_thinking",
+        "data": "blob",
+    }
+    assert CONVERTER.unstructure(ExceptionInfo("E", "m", "", origin_span_id="ab")) == {
+        "type": "E",
+        "originSpanId": "ab",
+    }
+
+
+def test_manual_events_are_made_json_safe_without_raising() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    payload = {"eventType": "user_message", "content": {"loop": loop, "password": "hunter22"}}
+    (event,) = to_events(EventRecord(payload))
+    assert event["content"] == {"loop": ["<cycle>"], "password": "[redacted]"}

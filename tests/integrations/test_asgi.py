@@ -28,6 +28,15 @@ async def crash(request: Request) -> JSONResponse:
     raise RuntimeError("database is gone")
 
 
+@whyops.agent(name="support-bot")
+def answer_question(order_id: str) -> str:
+    return lookup_order(order_id)["status"]
+
+
+async def chat(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(answer_question(request.query_params["order"]))
+
+
 async def teapot(request: Request) -> PlainTextResponse:
     return PlainTextResponse("no", status_code=503)
 
@@ -47,6 +56,7 @@ def make_app(**options) -> WhyOpsMiddleware:
             Route("/orders/{order_id}", order),
             Route("/crash", crash),
             Route("/teapot", teapot),
+            Route("/chat", chat),
             Route("/stream", stream),
             Mount("/v2", routes=[Route("/orders/{order_id}", order)]),
         ]
@@ -103,6 +113,22 @@ async def test_each_request_without_headers_starts_its_own_trace(whyops_traces):
     assert first.trace_id != second.trace_id
     assert whyops_traces.trace_ids == [first.trace_id, second.trace_id]
     assert first.agent_name == second.agent_name == "orders-service"
+
+
+async def test_an_agent_called_by_the_handler_names_an_unnamed_request_trace(whyops_traces):
+    async with client(make_app()) as http:
+        await http.get("/chat", params={"order": "7"})
+    request = whyops_traces.one("GET /chat")
+    agent = whyops_traces.one("support-bot")
+    assert agent.parent_span_id == request.span_id
+    assert {s.agent_name for s in whyops_traces.spans} == {"support-bot"}
+    assert {e["agentName"] for e in whyops_traces.wire_events()} == {"support-bot"}
+
+
+async def test_the_middlewares_agent_name_wins_over_an_agent_below(whyops_traces):
+    async with client(make_app(agent_name="orders-service")) as http:
+        await http.get("/chat", params={"order": "7"})
+    assert {s.agent_name for s in whyops_traces.spans} == {"orders-service"}
 
 
 async def test_starlette_add_middleware_and_response_trace_header(whyops_traces):

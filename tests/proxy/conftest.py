@@ -52,7 +52,10 @@ class Spy:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        self.requests.append({"path": scope["path"], "headers": headers, "body": body})
+        query = scope.get("query_string", b"").decode()
+        self.requests.append(
+            {"path": scope["path"], "query": query, "headers": headers, "body": body}
+        )
         answer = self.script(scope) if self.script else None
         if answer is None:
             return await self.app(scope, _replay(body, receive), send)

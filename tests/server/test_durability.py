@@ -164,8 +164,11 @@ def test_first_start_prints_a_generated_key_once(tmp_path: Path) -> None:
         assert process.returncode == 0, outputs[-1]
     keys = re.findall(r"whyops_[A-Za-z0-9_-]{20,}", outputs[0])
     assert keys, outputs[0]
+    assert re.search(rf"^web page: http://127\.0\.0\.1:\d+/#key={keys[0]}$", outputs[0], re.M)
+    assert f"WHYOPS_API_KEY={keys[0]}" in outputs[0]
     assert keys[0] not in outputs[1]
     assert "API key" not in outputs[1]
+    assert re.search(r"^web page: http://127\.0\.0\.1:\d+/ \(it asks for", outputs[1], re.M)
 
 
 def _wait_for(base_url: str) -> None:

@@ -85,8 +85,13 @@ def test_anthropic_call_after_a_tool_result_has_its_messages_as_inputs(api: Api)
         default_headers={"X-Trace-ID": trace, "X-Agent-Name": "proxied-agent"},
         max_retries=0,
     )
-    tools = [{**{k: v for k, v in ORDER_TOOL.items() if k != "schema"}}]
-    tools[0]["input_schema"] = ORDER_TOOL["schema"]
+    tools = [
+        {
+            "name": ORDER_TOOL["name"],
+            "description": ORDER_TOOL["description"],
+            "input_schema": ORDER_TOOL["schema"],
+        }
+    ]
     messages: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
     first = client.messages.create(
         model="claude-sonnet-4-6", max_tokens=512, messages=messages, tools=tools
@@ -95,7 +100,9 @@ def test_anthropic_call_after_a_tool_result_has_its_messages_as_inputs(api: Api)
     messages.append({"role": "assistant", "content": [b.model_dump() for b in first.content]})
     result = {"type": "tool_result", "tool_use_id": use.id, "content": TOOL_ANSWER}
     messages.append({"role": "user", "content": [result]})
-    client.messages.create(model="claude-sonnet-4-6", max_tokens=512, messages=messages, tools=tools)
+    client.messages.create(
+        model="claude-sonnet-4-6", max_tokens=512, messages=messages, tools=tools
+    )
 
     asking, answering = _llm_spans(api, trace, 2)
     assert asking["inputs"] == [{"role": "user", "content": QUESTION}]

@@ -188,16 +188,20 @@ def test_entities_list_and_detail(api: Api) -> None:
     init = {"agentName": name, "metadata": {"systemPrompt": "v1", "tools": []}}
     created = api.post("/api/entities/init", init).json()
     api.post("/api/entities/init", {**init, "metadata": {"systemPrompt": "v2", "tools": []}})
-    trace = new_trace()
+    trace, failing_twice, clean = new_trace(), new_trace(), new_trace()
     api.ingest(
         [event("user_message", trace, agentName=name), event("error", trace, agentName=name)]
     )
+    api.ingest([event("error", failing_twice, agentName=name) for _ in range(2)])
+    api.ingest([event("user_message", clean, agentName=name)])
     listed = api.get("/api/entities", params={"count": 100, "include": "metadata"}).json()
     mine = next(a for a in listed["agents"] if a["name"] == name)
-    assert mine["traceCount"] == 1
-    assert mine["successPercentage"] == 50.0
+    assert (mine["traceCount"], mine["eventCount"], mine["versionCount"]) == (3, 5, 2)
+    assert mine["tracesWithErrors"] == 2  # traces, not error events (3)
+    assert mine["successPercentage"] == 40.0
     assert mine["latestVersion"]["metadata"]["systemPrompt"] == "v2"
     detail = api.get(f"/api/entities/{created['agentId']}").json()
+    assert (detail["versionCount"], detail["tracesWithErrors"]) == (2, 2)
     assert [v["metadata"]["systemPrompt"] for v in detail["versions"]] == ["v1", "v2"]
     assert detail["versions"][0]["hash"] == created["versionHash"]
     assert api.get("/api/entities/unknown-agent").status_code == 404

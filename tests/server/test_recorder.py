@@ -56,9 +56,36 @@ def test_invalid_events_are_counted_and_logged_not_raised(
 ) -> None:
     recorder = Recorder(store)
     recorder.record("p", [event("user_message", "rec-2"), {"eventType": "llm_response"}])
-    assert recorder.failed == 2
+    _wait_for(lambda: recorder.failed == 2)
     assert "1.traceId" in caplog.text
     assert _stored(store) == 0
+    assert recorder.recorded == 0
+
+
+def test_validation_runs_on_the_writer_thread_not_the_caller(store: Store) -> None:
+    recorder = Recorder(store)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection, state: object) -> None:
+        started.set()
+        release.wait(10)
+
+    store.submit(hold)
+    started.wait(10)
+    recorder.record("p", [{"eventType": "llm_response"}])  # invalid: no traceId, no metadata
+    recorder.record("p", [event("user_message", "rec-4")])
+    assert (recorder.failed, recorder.recorded) == (0, 0)  # nothing judged on the caller
+    release.set()
+    _wait_for(lambda: (recorder.failed, recorder.recorded) == (1, 1))
+    assert _stored(store) == 1
+
+
+def test_a_failing_write_is_counted_per_event(store: Store) -> None:
+    recorder = Recorder(store)
+    store.submit(lambda conn, state: conn.execute("DROP TABLE events"))
+    recorder.record("p", [event("user_message", "rec-5"), event("llm_response", "rec-5")])
+    _wait_for(lambda: recorder.failed == 2)
+    assert recorder.recorded == 0
 
 
 def test_recording_after_close_is_counted(tmp_path: Path) -> None:

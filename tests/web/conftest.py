@@ -14,7 +14,11 @@ import pytest
 from webdata import CHROMIUM, CHROMIUM_ARGS
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps its asyncio loop marked as running
+# on the main thread while it is started, and an async test of another module run later in
+# the same worker would then fail ("Runner.run() cannot be called from a running event loop").
+# Tests of one module run together, so the browser is gone before any other module's tests.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM} (the CI script installs Debian's chromium)")

@@ -153,6 +153,29 @@ def test_filters_narrow_the_list(server: Any, page: Any) -> None:
     expect(page.locator("tbody tr")).to_have_count(0)
 
 
+def test_the_filter_form_keeps_typing_and_follows_links_and_back(server: Any, page: Any) -> None:
+    agent, erin = unique("form"), unique("erin")
+    failing = post_trace(server.base_url, server.api_key, support_trace(agent, user_id=erin))
+    open_page(page, server, "/traces")
+    page.check("input[name=errors]")
+    # typed while the list for "Has errors" loads: the form stays, so neither change is lost
+    page.fill("input[name=user]", erin)
+    page.press("input[name=user]", "Enter")
+    expect(page).to_have_url(re.compile(f"user={erin}&errors=1$"))
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(trace_row(page, failing.trace_id)).to_be_visible()
+
+    trace_row(page, failing.trace_id).get_by_role("link", name=agent).click()
+    expect(page.locator("select[name=agent]")).to_have_value(agent)
+    expect(page.locator("input[name=user]")).to_have_value("")
+    expect(page.locator("input[name=errors]")).not_to_be_checked()
+    page.go_back()
+    expect(page.locator("input[name=user]")).to_have_value(erin)
+    expect(page.locator("input[name=errors]")).to_be_checked()
+    expect(page.locator("select[name=agent]")).to_have_value("")
+    expect(page.locator("tbody tr")).to_have_count(1)
+
+
 def test_injected_html_is_shown_as_text_and_never_runs(server: Any, page: Any) -> None:
     agent = f"<script>window.__pwned='agent'</script><b>{unique('x')}</b>"
     question = "<img src=x onerror=\"window.__pwned='message'\"> where is A1001?"
@@ -311,9 +334,14 @@ def test_agent_versions_show_what_changed(server: Any, page: Any) -> None:
     init_agent(server.base_url, server.api_key, name, second)
     post_trace(server.base_url, server.api_key, support_trace(name))
 
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     open_page(page, server, "/agents")
     row = page.locator("tr", has=page.get_by_role("link", name=name, exact=True))
-    expect(row).to_contain_text("100%")
+    expect(row).to_contain_text("100% (1)")
+    expect(row.locator("td").nth(1)).to_have_text("2")  # versions
+    # one request for the whole list: the counts come with the agents
+    assert [url.split("/api/")[1] for url in asked if "/api/" in url] == ["entities?count=100"]
     row.get_by_role("link", name=name, exact=True).click()
     expect(page.locator(".version")).to_have_count(2)
     changes = page.locator(".changes").first

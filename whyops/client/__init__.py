@@ -18,6 +18,7 @@ from ._errors import (
 )
 from ._events import EventOptions
 from ._init import AgentInfo
+from ._registration import wait_for_registration
 from ._trace import WhyOpsTrace
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "WhyOps",
     "WhyOpsError",
     "WhyOpsTrace",
+    "wait_for_registration",
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,23 @@ logger = logging.getLogger("whyops.client")
 MAX_HELD = 1_000
 
 Payload = dict[str, Any]
+
+# Registrations whose thread was started, so that tests can wait for all of them.
+_STARTED: weakref.WeakSet[Registration] = weakref.WeakSet()
+
+
+def wait_for_registration(timeout: float | None = 5.0) -> bool:
+    """Wait until every agent registration started in this process is over.
+
+    Events a client built meanwhile are then on the tracer's queue (``whyops.flush()``
+    delivers them). True if none is left running within ``timeout`` seconds.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for registration in list(_STARTED):
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not registration.wait(left):
+            return False
+    return True
 
 
 class Registration:
@@ -76,6 +95,7 @@ class Registration:
             return
         self._started = True
         self._pid = os.getpid()
+        _STARTED.add(self)
         worker = threading.Thread(target=self._run, name="whyops-agent-init", daemon=True)
         try:
             worker.start()

@@ -14,7 +14,6 @@ Every event carries an ``idempotencyKey``, so a retried batch is never stored tw
 from __future__ import annotations
 
 import email.utils
-import json
 import random
 import threading
 import time
@@ -26,9 +25,9 @@ import attrs
 from whyops._config import DEFAULT_LIMITS, Limits
 from whyops._errors import log_internal_error, warn_once
 from whyops._version import __version__
+from whyops._wirejson import encode_batch
 from whyops.export import ExportResult
 from whyops.models import Record
-from whyops.wire import to_events
 
 __all__ = ["HttpExporter", "Outcome", "build_request", "classify_response", "encode_events"]
 
@@ -55,14 +54,11 @@ class Outcome:
 
 
 def encode_events(records: Sequence[Record], limits: Limits, agent_name: str | None) -> bytes:
-    """One JSON array of WhyOps events for a batch of records."""
-    events = []
-    for record in records:
-        for event in to_events(record, limits):
-            if agent_name and event.get("agentName") == "default":
-                event["agentName"] = agent_name
-            events.append(event)
-    return json.dumps(events, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    """One JSON array of WhyOps events for a batch of records.
+
+    ``agent_name`` replaces ``"default"`` in traces that nothing named.
+    """
+    return encode_batch(records, limits, agent_name)
 
 
 def build_request(analyse_url: str, api_key: str, body: bytes) -> Request:

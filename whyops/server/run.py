@@ -26,29 +26,72 @@ from whyops.server.store.schema import SchemaTooNewError
 log = logging.getLogger("whyops.server")
 
 
+EPILOG = """\
+On first start with no --api-key, the server generates a key, prints it once (it is stored
+hashed) and prints the web page's address with the key in it (#key=...). Point the SDK at
+the server with WHYOPS_BASE_URL and WHYOPS_API_KEY. Flags override the environment variables
+named in each flag's help.
+
+examples:
+  whyops serve --simulate          # offline: the proxy answers from the built-in simulator
+  whyops serve --port 9000 --db traces.db --api-key my-key
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``serve`` flags; each one overrides its environment variable (docs/server.md)."""
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add = parser.add_argument
     add("--host", help="interface to listen on (default 127.0.0.1; env WHYOPS_SERVER_HOST)")
-    add("--port", type=int, help="port (default 8787, 0 = any free port; WHYOPS_SERVER_PORT)")
-    add("--db", dest="db_path", help="SQLite file (default .whyops/whyops.db; WHYOPS_SERVER_DB)")
+    add("--port", type=int, help="port (default 8787, 0 = any free port; env WHYOPS_SERVER_PORT)")
+    add(
+        "--db",
+        dest="db_path",
+        metavar="PATH",
+        help="SQLite file, created if missing (default .whyops/whyops.db; env WHYOPS_SERVER_DB)",
+    )
     add(
         "--api-key",
         dest="api_keys",
         action="append",
         metavar="KEY[=PROJECT]",
-        help="accepted API key, repeatable; KEY=name puts keys into one project"
-        " (WHYOPS_SERVER_API_KEYS, comma-separated). Default: a key generated on first start",
+        help="accept this API key; repeatable; keys with the same =PROJECT share their traces"
+        " (env WHYOPS_SERVER_API_KEYS, comma-separated). Default: a key generated on first start",
     )
-    add("--simulate", action="store_true", default=None, help="proxy to the built-in simulator")
-    add("--openai-base-url", help="OpenAI upstream (OPENAI_BASE_URL)")
-    add("--openai-api-key", help="OpenAI key for the proxy (OPENAI_API_KEY)")
-    add("--anthropic-base-url", help="Anthropic upstream (ANTHROPIC_BASE_URL)")
-    add("--anthropic-api-key", help="Anthropic key for the proxy (ANTHROPIC_API_KEY)")
-    add("--max-body-bytes", type=int, help="largest accepted request body (413 above)")
-    add("--max-batch-events", type=int, help="most events in one posted array (413 above)")
-    add("--log-level", help="debug, info, warning, error (default info)")
+    add(
+        "--simulate",
+        action="store_true",
+        default=None,
+        help="answer proxied model calls from the built-in simulator: no provider key, no"
+        " internet (env WHYOPS_SERVER_SIMULATE)",
+    )
+    _add_upstream_arguments(parser)
+    add("--max-body-bytes", type=int, metavar="N", help="largest request body accepted (413 above)")
+    add(
+        "--max-batch-events",
+        type=int,
+        metavar="N",
+        help="most events in one posted array (413 above)",
+    )
+    add(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+        help="default info (env WHYOPS_SERVER_LOG_LEVEL)",
+    )
     add("--access-log", action="store_true", help="log every request")
+
+
+def _add_upstream_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--openai-base-url", metavar="URL", help="OpenAI upstream (env OPENAI_BASE_URL)")
+    add("--openai-api-key", metavar="KEY", help="OpenAI key for the proxy (env OPENAI_API_KEY)")
+    add("--anthropic-base-url", metavar="URL", help="Anthropic upstream (env ANTHROPIC_BASE_URL)")
+    add(
+        "--anthropic-api-key",
+        metavar="KEY",
+        help="Anthropic key for the proxy (env ANTHROPIC_API_KEY)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
@@ -117,13 +160,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, sqlite3.Error, SchemaTooNewError) as exc:
         print(f"whyops serve: {exc}", file=sys.stderr)
         return 2
-    base = settings.loopback_base_url
-    print(f"whyops serve: {base} (database {settings.db_path})", flush=True)
-    if generated is not None:
-        print(f"API key (shown once, stored hashed): {generated}", flush=True)
-        print(f"web page: {base}/#key={generated}", flush=True)
-    if settings.simulate:
-        print(f"proxy upstreams: simulator at {base}/simulator", flush=True)
+    _announce(settings, generated)
     try:
         server = _Server(_config(settings, own_logging=True, access_log=bool(args.access_log)))
         with sock:
@@ -131,6 +168,25 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # interrupted while starting, before the handlers were set
         return 130
     return 0
+
+
+def _announce(settings: ServerSettings, generated: str | None) -> None:
+    """What someone starting the server needs: where it is, its key, where the page is."""
+    base = settings.loopback_base_url
+    lines = [f"whyops serve: {base} (database {settings.db_path})"]
+    if generated is not None:
+        lines += [
+            f"API key (shown once, stored hashed): {generated}",
+            f"web page: {base}/#key={generated}",
+            f"SDK: export WHYOPS_BASE_URL={base} WHYOPS_API_KEY={generated}",
+        ]
+    elif settings.api_keys:
+        lines.append(f"web page: {base}/ (it asks for one of the configured keys)")
+    else:
+        lines.append(f"web page: {base}/ (it asks for the key printed when the database was made)")
+    if settings.simulate:
+        lines.append(f"proxy upstreams: the simulator at {base}/simulator (no model is called)")
+    print("\n".join(lines), flush=True)
 
 
 @attrs.define

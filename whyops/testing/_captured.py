@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,9 +21,6 @@ from whyops.testing._upstream import ProviderRequest, intercept_whyops_traffic
 __all__ = ["CapturedTraces", "ToolCall", "capture_traces"]
 
 _MISSING = object()
-# TODO(client): a public "wait for pending agent registrations" hook would replace this
-# lookup of the registration thread by name (whyops.client._registration).
-_REGISTRATION_THREAD = "whyops-agent-init"
 
 
 @attrs.frozen(slots=True)
@@ -63,9 +60,9 @@ class CapturedTraces:
         here, on a background thread), so that is waited for first.
         """
         deadline = time.monotonic() + timeout
-        for thread in threading.enumerate():
-            if thread.name == _REGISTRATION_THREAD and thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - time.monotonic()))
+        client = sys.modules.get("whyops.client")
+        if client is not None:  # not imported: no client, so no registration to wait for
+            client.wait_for_registration(timeout)
         get_tracer().flush(timeout=max(0.0, deadline - time.monotonic()))
 
     @property

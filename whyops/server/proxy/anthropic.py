@@ -11,7 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from whyops.server.proxy.events import Draft, compact, error_draft, thinking_draft
+from whyops.server.proxy.events import (
+    Draft,
+    compact,
+    error_draft,
+    parse_answer,
+    thinking_draft,
+)
 from whyops.server.proxy.messages import (
     as_dict,
     as_list,
@@ -208,7 +214,7 @@ class MessagesStreamState:
         if not frame.data or frame.data[0] != "{":
             return None
         try:
-            event = json.loads(frame.data)
+            event = parse_answer(frame.data)
         except ValueError:
             return None
         return event if isinstance(event, dict) else None
@@ -291,6 +297,6 @@ class MessagesStreamState:
 
 def _parse_input(text: str) -> Any:
     try:
-        return json.loads(text) if text else {}
+        return parse_answer(text) if text else {}
     except ValueError:
         return text

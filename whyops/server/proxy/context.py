@@ -31,29 +31,70 @@ class TraceIds:
     source: str  # "header" | "signature" | "reference" | "new"
 
 
-def _header(headers: Headers, name: str, limit: int) -> str | None:
-    value = headers.get(name)
+def header_text(headers: Headers, name: str) -> str | None:
+    """A header's value as sent: UTF-8 when its bytes are valid UTF-8, else latin-1.
+
+    Starlette decodes every header as latin-1, which turns ``é`` sent as UTF-8
+    into ``Ã©``; ``name`` is lower case, as ASGI servers hand names over.
+    """
+    wanted = name.encode("latin-1")
+    for key, raw in headers.raw:
+        if key == wanted:
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return raw.decode("latin-1")
+    return None
+
+
+def _has_control(value: str) -> bool:
+    return any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in value)
+
+
+def _header(headers: Headers, name: str, label: str, limit: int) -> str | None:
+    value = header_text(headers, name)
     if value is None:
         return None
     value = value.strip()
     if not value:
         return None
     if len(value) > limit:
-        raise HeaderError(f"Header {name} must be at most {limit} characters")
+        raise HeaderError(f"Header {label} must be at most {limit} characters")
+    if _has_control(value):
+        raise HeaderError(f"Header {label} must not contain control characters")
     return value
 
 
-def agent_name(headers: Headers) -> str:
-    name = _header(headers, "x-agent-name", MAX_NAME)
-    if name is None:
+@attrs.frozen(slots=True)
+class ProxyHeaders:
+    """The WhyOps headers of one proxied request, validated."""
+
+    agent_name: str | None
+    trace_id: str | None
+    thread_id: str | None
+    parent_span_id: str | None
+    external_user_id: str | None
+
+
+def read_headers(headers: Headers, *, agent_required: bool) -> ProxyHeaders:
+    """Every WhyOps header the proxy reads; :class:`HeaderError` names the first bad one."""
+    agent = _header(headers, "x-agent-name", "X-Agent-Name", MAX_NAME)
+    if agent is None and agent_required:
         raise HeaderError("Missing required header: X-Agent-Name")
-    return name
+    return ProxyHeaders(
+        agent_name=agent,
+        trace_id=_header(headers, "x-trace-id", "X-Trace-ID", MAX_ID),
+        thread_id=_header(headers, "x-thread-id", "X-Thread-ID", MAX_ID),
+        parent_span_id=_header(headers, "x-parent-span-id", "X-Parent-Span-ID", MAX_ID),
+        external_user_id=_header(headers, "x-external-user-id", "X-External-User-Id", MAX_NAME),
+    )
 
 
-def resolve_trace(headers: Headers, signed: str | None, referenced: str | None = None) -> TraceIds:
+def resolve_trace(
+    headers: ProxyHeaders, signed: str | None, referenced: str | None = None
+) -> TraceIds:
     """Header, then signature, then the trace of a referenced answer, else a new id."""
-    trace = _header(headers, "x-trace-id", MAX_ID)
-    thread = _header(headers, "x-thread-id", MAX_ID)
+    trace, thread = headers.trace_id, headers.thread_id
     if trace or thread:
         return TraceIds(trace or thread or "", thread, True, "header")
     if signed and len(signed) <= MAX_ID:
@@ -61,14 +102,6 @@ def resolve_trace(headers: Headers, signed: str | None, referenced: str | None =
     if referenced:
         return TraceIds(referenced, None, False, "reference")
     return TraceIds(new_trace_id(), None, False, "new")
-
-
-def parent_span_id(headers: Headers) -> str | None:
-    return _header(headers, "x-parent-span-id", MAX_ID)
-
-
-def external_user_id(headers: Headers) -> str | None:
-    return _header(headers, "x-external-user-id", MAX_NAME)
 
 
 class AnswerIndex:
@@ -106,9 +139,12 @@ def answer_index(app: Any) -> AnswerIndex:
     return index
 
 
-def echo_headers(ids: TraceIds, span_id: str | None) -> list[tuple[str, str]]:
-    """Headers every proxy answer carries, so a client can follow its trace."""
-    echoed = [("x-trace-id", ids.trace_id), ("x-thread-id", ids.thread_id or ids.trace_id)]
+def echo_headers(ids: TraceIds, span_id: str | None) -> list[tuple[bytes, bytes]]:
+    """Headers every proxy answer carries, so a client can follow its trace (UTF-8 values)."""
+    echoed = [
+        (b"x-trace-id", ids.trace_id.encode()),
+        (b"x-thread-id", (ids.thread_id or ids.trace_id).encode()),
+    ]
     if span_id:
-        echoed.append(("x-span-id", span_id))
+        echoed.append((b"x-span-id", span_id.encode()))
     return echoed

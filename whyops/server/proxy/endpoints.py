@@ -7,6 +7,7 @@ and hands drafts to the recorder.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -15,21 +16,39 @@ from typing import Any
 import httpx2
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from whyops.server import bodies
 from whyops.server.auth import authenticate, unauthorized
 from whyops.server.proxy import context, signature, upstream
 from whyops.server.proxy.anthropic import anthropic_error
 from whyops.server.proxy.base import JSON, ApiRoute
-from whyops.server.proxy.events import CallInfo, Draft, build_events, error_draft, new_span_id
+from whyops.server.proxy.events import (
+    CallInfo,
+    Draft,
+    build_events,
+    error_draft,
+    new_span_id,
+    parse_answer,
+)
 from whyops.server.proxy.openai_chat import openai_error
 from whyops.server.proxy.tap import StreamTap, TappedStreamingResponse
+from whyops.server.proxy.upstream import RawHeaders
 
 log = logging.getLogger("whyops.server.proxy")
+JSON_TYPE = (b"content-type", b"application/json")
+REQUEST_RECORD_DELAY = 0.1  # seconds; most answers come sooner, and go in one batch with it
 
 
 class Journal:
-    """Records the events of one call, numbering them within the call's span."""
+    """Collects the events of one call, numbering them within the call's span.
+
+    ``record`` only notes drafts (with the time they happened); ``flush`` builds
+    the events and hands them to the recorder in one batch. A quick whole answer
+    costs one recorder call, made after the answer has gone out; a call still
+    waiting for its answer after ``REQUEST_RECORD_DELAY`` has its request
+    recorded then, so it shows (and is kept) while the model works.
+    """
 
     def __init__(self, request: Request, project_id: str, call: CallInfo, route: ApiRoute) -> None:
         self.recorder = request.app.state.recorder
@@ -38,11 +57,32 @@ class Journal:
         self.call = call
         self.secret = upstream.provider_key(request.app.state.settings, route.provider)
         self.position = 0
+        self.pending: list[tuple[float, list[Draft]]] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def flush_later(self, delay: float = REQUEST_RECORD_DELAY) -> None:
+        self.timer = asyncio.get_running_loop().call_later(delay, self.flush)
 
     def record(self, drafts: list[Draft]) -> None:
-        events = build_events(self.call, drafts, time.time(), self.position)
-        self.position += len(drafts)
+        """Note ``drafts``; the ids later requests may refer to are known at once."""
         self._remember_answers(drafts)
+        self.pending.append((time.time(), drafts))
+
+    def record_now(self, drafts: list[Draft]) -> None:
+        self.record(drafts)
+        self.flush()
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        pending, self.pending = self.pending, []
+        events: list[JSON] = []
+        for epoch, drafts in pending:
+            events += build_events(self.call, drafts, epoch, self.position)
+            self.position += len(drafts)
+        if not events:
+            return
         try:
             self.recorder.record(self.project_id, events)
         except Exception:  # recording must never break the proxied call
@@ -63,18 +103,15 @@ class Journal:
     ) -> None:
         if self.secret and self.secret.encode() in raw:
             raw = raw.replace(self.secret.encode(), b"[redacted]")
-        self.record(
-            [
-                error_draft(
-                    status, parse_json(raw), model=model, provider=provider, latency_ms=latency
-                )
-            ]
+        draft = error_draft(
+            status, parse_json(raw), model=model, provider=provider, latency_ms=latency
         )
+        self.record([draft])
 
 
 def parse_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return parse_answer(raw)
     except ValueError:
         return raw.decode("utf-8", "replace")
 
@@ -94,12 +131,31 @@ async def read_body(request: Request) -> tuple[bytes, JSON]:
     return raw, body
 
 
-def respond(content: bytes, status: int, headers: list[tuple[str, str]]) -> Response:
-    response = Response(content, status_code=status)
-    encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    encoded.append((b"content-length", str(len(content)).encode()))
-    response.raw_headers = encoded
+def respond(
+    content: bytes, status: int, headers: RawHeaders, journal: Journal | None = None
+) -> Response:
+    """The answer with its raw headers; the call's events are recorded once it has gone out."""
+    response = RecordingResponse(content, status_code=status)
+    response.raw_headers = [*headers, (b"content-length", str(len(content)).encode())]
+    response.journal = journal
     return response
+
+
+class RecordingResponse(Response):
+    """A Response that flushes its call's journal after sending, however sending ends."""
+
+    journal: Journal | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.journal is not None:
+                self.journal.flush()
+
+
+def header_error(exc: context.HeaderError) -> Response:
+    return JSONResponse({"error": str(exc)}, status_code=400)
 
 
 async def model_call(request: Request, route: ApiRoute) -> Response:
@@ -107,34 +163,39 @@ async def model_call(request: Request, route: ApiRoute) -> Response:
     if project is None:
         return unauthorized(request)
     try:
-        agent = context.agent_name(request.headers)
+        given = context.read_headers(request.headers, agent_required=True)
         raw, body = await read_body(request)
     except context.HeaderError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        return header_error(exc)
     except bodies.BodyError as exc:
         return exc.response()
     referenced = context.answer_index(request.app).lookup(str(project.id), route.answer_refs(body))
-    ids = context.resolve_trace(request.headers, route.find_trace_id(body), referenced)
+    ids = context.resolve_trace(given, route.find_trace_id(body), referenced)
     payload = dumps(body) if route.strip_signatures(body) else raw
-    journal = Journal(request, str(project.id), call_info(request, route, agent, ids), route)
+    journal = Journal(request, str(project.id), call_info(route, given, ids), route)
     journal.record([route.request_draft(body)])
+    journal.flush_later()
     sign = None
     if not ids.from_header and signature.encodable(ids.trace_id):
         sign = signature.encode(ids.trace_id)
     echo = context.echo_headers(ids, journal.call.span_id)
-    return await forward(request, route, body, payload, journal, sign, echo)
+    try:
+        return await forward(request, route, body, payload, journal, sign, echo)
+    except BaseException:  # cancelled or failed before an answer: keep what was accepted
+        journal.flush()
+        raise
 
 
-def call_info(request: Request, route: ApiRoute, agent: str, ids: context.TraceIds) -> CallInfo:
+def call_info(route: ApiRoute, given: context.ProxyHeaders, ids: context.TraceIds) -> CallInfo:
     return CallInfo(
         trace_id=ids.trace_id,
-        agent_name=agent,
+        agent_name=given.agent_name or "",
         span_id=new_span_id(),
         span_name=route.span_name,
         span_kind=route.span_kind,
         thread_id=ids.thread_id,
-        parent_span_id=context.parent_span_id(request.headers),
-        external_user_id=context.external_user_id(request.headers),
+        parent_span_id=given.parent_span_id,
+        external_user_id=given.external_user_id,
     )
 
 
@@ -145,27 +206,21 @@ async def forward(
     payload: bytes,
     journal: Journal,
     sign: str | None,
-    echo: list[tuple[str, str]],
+    echo: RawHeaders,
 ) -> Response:
     started = time.perf_counter()
-    settings = request.app.state.settings
     client = upstream.http_client(request.app)
-    outgoing = client.build_request(
-        "POST",
-        upstream.upstream_url(settings, route.provider, route.upstream_path),
-        params=request.url.query or None,
-        content=payload,
-        headers=upstream.request_headers(
-            request.headers, route.provider, journal.secret, settings.simulate
-        ),
-    )
+    outgoing = upstream_request(client, request, route, payload, journal.secret)
     try:
         answer = await client.send(outgoing, stream=True)
     except httpx2.TransportError as exc:
         return unreachable(route, journal, body, exc, started, echo)
-    headers = upstream.response_headers(answer.headers.multi_items()) + echo
+    headers = upstream.response_headers(answer.headers.raw) + echo
     if answer.status_code < 400 and is_event_stream(answer):
-        tap = StreamTap(answer, route.stream_state(body, sign), started, journal.record)
+        state = route.stream_state(body, sign)
+        # the request is recorded once the first bytes are out, so it shows while the answer
+        # streams; the rest when the stream ends
+        tap = StreamTap(answer, state, started, journal.record_now, journal.flush)
         return TappedStreamingResponse(tap, answer.status_code, headers)
     try:
         content = await answer.aread()
@@ -176,8 +231,21 @@ async def forward(
     latency = elapsed_ms(started)
     if answer.status_code >= 400:
         journal.error(answer.status_code, content, body.get("model"), route.provider, latency)
-        return respond(content, answer.status_code, headers)
+        return respond(content, answer.status_code, headers, journal)
     return whole_answer(route, body, content, answer.status_code, headers, journal, sign, latency)
+
+
+def upstream_request(
+    client: httpx2.AsyncClient, request: Request, route: ApiRoute, payload: bytes, key: str | None
+) -> httpx2.Request:
+    settings = request.app.state.settings
+    url = upstream.upstream_url(settings, route.provider, route.upstream_path)
+    return client.build_request(
+        "POST",
+        upstream.target(url, request.scope),
+        content=payload,
+        headers=upstream.request_headers(request.headers, route.provider, key, settings.simulate),
+    )
 
 
 def whole_answer(
@@ -185,7 +253,7 @@ def whole_answer(
     body: JSON,
     content: bytes,
     status: int,
-    headers: list[tuple[str, str]],
+    headers: RawHeaders,
     journal: Journal,
     sign: str | None,
     latency: int,
@@ -193,7 +261,7 @@ def whole_answer(
     parsed = parse_json(content)
     if not isinstance(parsed, dict):
         journal.error(status, content, body.get("model"), route.provider, latency)
-        return respond(content, status, headers)
+        return respond(content, status, headers, journal)
     drafts = route.response_drafts(body, parsed, latency)
     if sign and route.inject_signature(body, parsed, sign):
         try:
@@ -201,7 +269,7 @@ def whole_answer(
         except UnicodeEncodeError:  # a lone surrogate upstream: leave the answer as it came
             pass
     journal.record(drafts)
-    return respond(content, status, headers)
+    return respond(content, status, headers, journal)
 
 
 def unreachable(
@@ -210,11 +278,11 @@ def unreachable(
     body: JSON,
     exc: httpx2.TransportError,
     started: float,
-    echo: list[tuple[str, str]],
+    echo: RawHeaders,
 ) -> Response:
     status, content = unreachable_answer(route.provider, exc)
     journal.error(status, content, body.get("model"), route.provider, elapsed_ms(started))
-    return respond(content, status, [("content-type", "application/json"), *echo])
+    return respond(content, status, [JSON_TYPE, *echo], journal)
 
 
 def unreachable_answer(provider: str, exc: httpx2.TransportError) -> tuple[int, bytes]:
@@ -239,28 +307,30 @@ async def passthrough(request: Request, path: str) -> Response:
     project = await authenticate(request)
     if project is None:
         return unauthorized(request)
+    try:
+        given = context.read_headers(request.headers, agent_required=False)
+        content = (await read_body(request))[0] if request.method == "POST" else None
+    except context.HeaderError as exc:
+        return header_error(exc)
+    except bodies.BodyError as exc:
+        return exc.response()
     provider = "anthropic" if "anthropic-version" in request.headers else "openai"
     if path.startswith("/v1/messages"):
         provider = "anthropic"
     settings = request.app.state.settings
     if provider == "openai":
         path = path[3:]  # the OpenAI base URL already ends in /v1
-    url = upstream.upstream_url(settings, provider, path)
-    client = upstream.http_client(request.app)
-    headers = upstream.request_headers(
-        request.headers, provider, upstream.provider_key(settings, provider)
-    )
-    echo = context.echo_headers(context.resolve_trace(request.headers, None), None)
+    key = upstream.provider_key(settings, provider)
+    echo = context.echo_headers(context.resolve_trace(given, None), None)
     try:
-        answer = await client.request(
+        answer = await upstream.http_client(request.app).request(
             request.method,
-            url,
-            params=request.url.query or None,
-            headers=headers,
-            content=await request.body() if request.method == "POST" else None,
+            upstream.target(upstream.upstream_url(settings, provider, path), request.scope),
+            headers=upstream.request_headers(request.headers, provider, key),
+            content=content,
         )
     except httpx2.TransportError as exc:
-        status, content = unreachable_answer(provider, exc)
-        return respond(content, status, [("content-type", "application/json"), *echo])
-    headers_out = upstream.response_headers(answer.headers.multi_items()) + echo
-    return respond(answer.content, answer.status_code, headers_out)
+        status, error = unreachable_answer(provider, exc)
+        return respond(error, status, [JSON_TYPE, *echo])
+    headers = upstream.response_headers(answer.headers.raw) + echo
+    return respond(answer.content, answer.status_code, headers)

@@ -9,6 +9,8 @@ docs/wire-format.md), parent span, timestamps and idempotency keys.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import secrets
 from collections.abc import Iterable
 from typing import Any
@@ -16,6 +18,11 @@ from typing import Any
 import attrs
 
 JSON = dict[str, Any]
+# Upstream JSON may hold what the store cannot: NaN/Infinity, and lone surrogate escapes
+# (rare, so only text that has such an escape is repaired).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @attrs.frozen(slots=True)
@@ -46,6 +53,21 @@ class CallInfo:
     external_user_id: str | None = None
 
 
+def parse_answer(text: str | bytes) -> Any:
+    """Upstream JSON as storable values: NaN and Infinity become null, a lone surrogate
+    U+FFFD. Raises ``ValueError`` for text that is not JSON."""
+    value = json.loads(text, parse_constant=_no_constant)
+    escape = _SURROGATE_ESCAPE_BYTES if isinstance(text, bytes) else _SURROGATE_ESCAPE
+    if escape.search(text):  # type: ignore[arg-type]
+        clean = _SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False))
+        value = json.loads(clean)
+    return value
+
+
+def _no_constant(name: str) -> None:
+    return None
+
+
 def new_span_id() -> str:
     return secrets.token_hex(8)
 
@@ -66,6 +88,31 @@ def build_events(call: CallInfo, drafts: Iterable[Draft], epoch: float, first: i
     return [_event(call, draft, timestamp, first + n) for n, draft in enumerate(drafts)]
 
 
+# Event types whose metadata must name the model and provider (the collector's schema).
+_NAMES_MODEL = frozenset({"llm_response", "embedding_response"})
+MAX_NAME = 255
+
+
+def recordable_metadata(event_type: str, metadata: JSON) -> JSON:
+    """``metadata`` with a usable model and provider where the schema requires them.
+
+    Upstream answers are not trusted to name their model with a string: an
+    unusable name becomes ``"unknown"`` rather than getting the event refused.
+    """
+    if event_type not in _NAMES_MODEL:
+        return metadata
+    fixed = {key: _name(metadata.get(key)) for key in ("model", "provider")}
+    if all(fixed[key] == metadata.get(key) for key in fixed):
+        return metadata
+    return {**metadata, **fixed}
+
+
+def _name(value: Any) -> str:
+    if type(value) is str and value:
+        return value[:MAX_NAME]
+    return "unknown"
+
+
 def _event(call: CallInfo, draft: Draft, timestamp: str, position: int) -> JSON:
     event: JSON = {
         "eventType": draft.event_type,
@@ -75,7 +122,7 @@ def _event(call: CallInfo, draft: Draft, timestamp: str, position: int) -> JSON:
         "timestamp": timestamp,
         "idempotencyKey": f"{call.span_id}:{position}",
         "content": draft.content,
-        "metadata": draft.metadata,
+        "metadata": recordable_metadata(draft.event_type, draft.metadata),
         "spanKind": call.span_kind,
         "spanName": call.span_name,
     }

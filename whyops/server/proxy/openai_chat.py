@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from whyops.server.proxy import signature
-from whyops.server.proxy.events import Draft, compact, error_draft
+from whyops.server.proxy.events import Draft, compact, error_draft, parse_answer
 from whyops.server.proxy.messages import (
     as_dict,
     as_list,
@@ -224,7 +224,7 @@ class ChatStreamState:
         if data == "[DONE]":
             return self._signature_frame() + frame.raw
         try:
-            chunk = json.loads(data)
+            chunk = parse_answer(data)
         except ValueError:
             return frame.raw
         if isinstance(chunk, dict):

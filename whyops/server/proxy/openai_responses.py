@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from whyops.server.proxy.events import Draft, compact, error_draft
+from whyops.server.proxy.events import Draft, compact, error_draft, parse_answer
 from whyops.server.proxy.messages import (
     as_dict,
     as_list,
@@ -225,7 +224,7 @@ class ResponsesStreamState:
         data = frame.data
         if data and data[0] == "{":
             try:
-                event = json.loads(data)
+                event = parse_answer(data)
             except ValueError:
                 return frame.raw
             self._record_event(event.get("type"), event)

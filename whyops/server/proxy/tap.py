@@ -29,12 +29,18 @@ class StreamTap:
     """The async iterator behind a relayed stream."""
 
     def __init__(
-        self, upstream: httpx2.Response, state: StreamState, started: float, finish: Finisher
+        self,
+        upstream: httpx2.Response,
+        state: StreamState,
+        started: float,
+        finish: Finisher,
+        on_first_sent: Callable[[], None] | None = None,
     ) -> None:
         self.upstream = upstream
         self.state = state
         self.started = started
         self.finisher = finish
+        self.on_first_sent = on_first_sent
         self.first_chunk_ms: int | None = None
         self.done = False
         self.failed = False
@@ -63,10 +69,12 @@ class StreamTap:
                     out = b"".join([self._frame(frame) for frame in frames])
                     if out:
                         yield out
+                        self._sent()
                 else:
                     for frame in frames:
                         self._frame(frame)
                     yield chunk
+                    self._sent()
             held = b"" if self.failed else state.drain()
             tail = held + (framer.pending() if state.rewrites else b"")
             aborted = None
@@ -78,10 +86,17 @@ class StreamTap:
         finally:
             await self.close(aborted)
 
+    def _sent(self) -> None:
+        """Work that waits until the client has its first bytes (recording the request)."""
+        if self.on_first_sent is not None:
+            hook, self.on_first_sent = self.on_first_sent, None
+            hook()
+
     async def close(self, aborted: str | None = "client_disconnected") -> None:
         if self.done:
             return
         self.done = True
+        self.on_first_sent = None  # the finisher records everything still pending
         try:
             self.finisher(self._drafts(aborted))
         finally:
@@ -118,10 +133,12 @@ def broken_stream(response: Draft) -> Draft:
 class TappedStreamingResponse(StreamingResponse):
     """A StreamingResponse that always closes its tap, however the response ends."""
 
-    def __init__(self, tap: StreamTap, status_code: int, headers: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, tap: StreamTap, status_code: int, headers: list[tuple[bytes, bytes]]
+    ) -> None:
         super().__init__(tap.relay(), status_code=status_code)
         self.tap = tap
-        self.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        self.raw_headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

@@ -9,6 +9,7 @@ into an event or a log line).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import httpx2
@@ -19,25 +20,30 @@ from whyops._version import __version__
 TIMEOUT = httpx2.Timeout(connect=10.0, read=600.0, write=60.0, pool=30.0)
 LIMITS = httpx2.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
 
-FORWARDED_PREFIXES = ("x-stainless-", "anthropic-", "openai-")
-FORWARDED = frozenset({"accept", "idempotency-key", "user-agent", "x-request-id"})
+RawHeaders = list[tuple[bytes, bytes]]
+
+# Header names as ASGI servers hand them over: lower case bytes.
+FORWARDED_PREFIXES = (b"x-stainless-", b"anthropic-", b"openai-")
+SIMULATOR_PREFIXES = (*FORWARDED_PREFIXES, b"x-sim-")
+FORWARDED = frozenset({b"accept", b"idempotency-key", b"x-request-id"})
 NOT_RETURNED = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "content-length",
-        "content-encoding",
-        "server",
-        "date",
-        "set-cookie",
-        "proxy-authenticate",
-        "upgrade",
-        "trailer",
-        "te",
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"content-length",
+        b"content-encoding",
+        b"server",
+        b"date",
+        b"set-cookie",
+        b"proxy-authenticate",
+        b"upgrade",
+        b"trailer",
+        b"te",
     }
 )
-ANTHROPIC_VERSION = "2023-06-01"
+ANTHROPIC_VERSION = b"2023-06-01"
+USER_AGENT = f"whyops-proxy/{__version__}".encode()
 
 
 def http_client(app: Any) -> httpx2.AsyncClient:
@@ -69,6 +75,18 @@ def upstream_url(settings: Any, provider: str, path: str) -> str:
     return base.rstrip("/") + path
 
 
+@lru_cache(maxsize=64)
+def _parsed(url: str) -> httpx2.URL:
+    return httpx2.URL(url)
+
+
+def target(url: str, scope: Any) -> httpx2.URL:
+    """``url`` (parsed once: the few upstream URLs repeat) with the client's query string
+    passed on byte for byte."""
+    query: bytes = scope.get("query_string", b"")
+    return _parsed(url).copy_with(query=query) if query else _parsed(url)
+
+
 def provider_key(settings: Any, provider: str) -> str | None:
     key = getattr(settings, f"{provider}_api_key", None)
     return str(key) if key else None
@@ -76,29 +94,40 @@ def provider_key(settings: Any, provider: str) -> str | None:
 
 def request_headers(
     incoming: Headers, provider: str, key: str | None, simulate: bool = False
-) -> dict[str, str]:
+) -> RawHeaders:
     """Headers for the upstream request: forwarded provider headers plus our auth.
 
-    With the simulator as upstream, its ``x-sim-*`` knobs (delays) pass too.
+    Raw bytes in and out: values pass exactly as the client sent them (UTF-8
+    included), with no decoding and re-encoding per request. With the simulator
+    as upstream, its ``x-sim-*`` knobs (delays) pass too.
     """
-    prefixes = (*FORWARDED_PREFIXES, "x-sim-") if simulate else FORWARDED_PREFIXES
-    headers = {
-        name: value
-        for name, value in incoming.items()
-        if name in FORWARDED or name.startswith(prefixes)
-    }
-    headers["content-type"] = "application/json"
-    headers["accept-encoding"] = "identity"
-    headers["user-agent"] = f"{incoming.get('user-agent', '')} whyops-proxy/{__version__}".strip()
+    prefixes = SIMULATOR_PREFIXES if simulate else FORWARDED_PREFIXES
+    headers: RawHeaders = []
+    agent = b""
+    for name, value in incoming.raw:
+        if name == b"user-agent":
+            agent = value + b" "
+        elif name in FORWARDED or name.startswith(prefixes):
+            headers.append((name, value))
+    headers += [
+        (b"content-type", b"application/json"),
+        (b"accept-encoding", b"identity"),
+        (b"user-agent", agent + USER_AGENT),
+    ]
     if provider == "anthropic":
-        headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
+        if "anthropic-version" not in incoming:
+            headers.append((b"anthropic-version", ANTHROPIC_VERSION))
         if key:
-            headers["x-api-key"] = key
+            headers.append((b"x-api-key", key.encode()))
     elif key:
-        headers["authorization"] = f"Bearer {key}"
+        headers.append((b"authorization", b"Bearer " + key.encode()))
     return headers
 
 
-def response_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+def response_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     """Upstream response headers the client gets back (retry hints, request ids, limits)."""
-    return [(name, value) for name, value in upstream if name.lower() not in NOT_RETURNED]
+    return [
+        (name, value)
+        for name, value in ((name.lower(), value) for name, value in upstream)
+        if name not in NOT_RETURNED
+    ]

@@ -40,7 +40,9 @@ def _agent_json(row: sqlite3.Row, latest: dict[str, Any] | None) -> dict[str, An
         "name": row["name"],
         "maxTraces": None,
         "maxSpans": None,
+        "versionCount": row["version_count"],
         "traceCount": row["trace_count"],
+        "tracesWithErrors": row["traces_with_errors"],
         "eventCount": row["event_count"],
         "successPercentage": _success_percentage(row["event_count"], row["error_count"]),
         "lastActive": row["last_active"],
@@ -56,8 +58,8 @@ def _agents_page(
     total, rows = queries.list_agents(conn, project_id, limit=limit, offset=offset)
     agents = []
     for row in rows:
-        versions = {v["id"]: v for v in queries.agent_versions(conn, row["id"])}
-        latest = versions.get(row["latest_version_id"])
+        latest_id = row["latest_version_id"]
+        latest = None if latest_id is None else queries.agent_version(conn, latest_id)
         latest_json = None if latest is None else _version_json(latest, metadata=metadata)
         agents.append(_agent_json(row, latest_json))
     return total, agents

@@ -178,7 +178,10 @@ def list_agents(
     offset: int,
     agent_id: str | None = None,
 ) -> tuple[int, list[sqlite3.Row]]:
-    """Agents with their trace/event/error counts, most recently updated first."""
+    """Agents with their version, trace, event and error counts, most recently updated first.
+
+    ``error_count`` counts error events; ``traces_with_errors`` the traces holding one or more.
+    """
     only = "" if agent_id is None else " AND a.id = ?"
     params: tuple[object, ...] = (project_id,) if agent_id is None else (project_id, agent_id)
     (total,) = conn.execute(
@@ -192,6 +195,9 @@ def list_agents(
         "   WHERE t.project_id = a.project_id AND t.agent_id = a.id) AS event_count,"
         " (SELECT coalesce(sum(error_count), 0) FROM traces t"
         "   WHERE t.project_id = a.project_id AND t.agent_id = a.id) AS error_count,"
+        " (SELECT count(*) FROM traces t WHERE t.project_id = a.project_id"
+        "   AND t.agent_id = a.id AND t.error_count > 0) AS traces_with_errors,"
+        " (SELECT count(*) FROM agent_versions v WHERE v.agent_id = a.id) AS version_count,"
         " (SELECT max(last_ts) FROM traces t"
         "   WHERE t.project_id = a.project_id AND t.agent_id = a.id) AS last_active"
         f" FROM agents a WHERE a.project_id = ?{only} ORDER BY a.updated_at DESC, a.name"
@@ -206,6 +212,15 @@ def find_agent(conn: sqlite3.Connection, project_id: str, id_or_name: str) -> sq
         "SELECT id, name FROM agents WHERE project_id = ? AND (id = ? OR name = ?)"
         " ORDER BY id = ? DESC LIMIT 1",
         (project_id, id_or_name, id_or_name, id_or_name),
+    ).fetchone()
+    return row
+
+
+def agent_version(conn: sqlite3.Connection, version_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT id, hash, metadata, auto_created, created_at, updated_at FROM agent_versions"
+        " WHERE id = ?",
+        (version_id,),
     ).fetchone()
     return row
 

@@ -1,6 +1,6 @@
 // Agents: the list, and one agent's versions with what changed between them.
 
-import { getAgent, listAgents, listThreads } from "./api.js";
+import { getAgent, listAgents } from "./api.js";
 import {
   append,
   formatCount,
@@ -25,8 +25,7 @@ export async function renderAgents(root) {
     root.appendChild(message("No agents yet. They appear with their first trace or `init_agent`."));
     return;
   }
-  const detailed = await Promise.all(agents.map(withStats));
-  const cols = ["Agent", "Versions", "Traces", "Traces with errors", "Last activity", ""];
+  const cols = ["Agent", "Versions", "Traces", "Traces with errors", "Events", "Last activity", ""];
   root.appendChild(
     h(
       "table",
@@ -37,35 +36,40 @@ export async function renderAgents(root) {
         h(
           "tr",
           {},
-          cols.map((c, i) => h("th", { className: i >= 1 && i <= 3 ? "num" : "" }, c)),
+          cols.map((c, i) => h("th", { className: i >= 1 && i <= 4 ? "num" : "" }, c)),
         ),
       ),
-      h("tbody", {}, detailed.map(agentRow)),
+      h("tbody", {}, agents.map(agentRow)),
     ),
   );
 }
 
-/** The agent with all its versions and the number of its traces that hold an error. */
-async function withStats(agent) {
-  const detail = await getAgent(agent.id).catch(() => null);
-  const full = { ...agent, ...(detail ? (detail.agent ?? detail.entity ?? detail) : {}) };
-  const failing = full.name
-    ? await listThreads({ agentName: full.name, hasErrors: "true", count: 1 }).catch(() => null)
-    : null;
-  return { ...full, failingTraces: failing?.pagination?.total ?? null };
-}
-
+/** Share of the agent's traces holding an error, and how many (the server counts them). */
 function rateCell(agent) {
   const traces = agent.traceCount ?? 0;
-  if (agent.failingTraces === null || agent.failingTraces === undefined || !traces) {
+  const failing = agent.tracesWithErrors;
+  if (failing === null || failing === undefined || !traces) {
     return h("span", { className: "muted" }, "—");
   }
-  const rate = (agent.failingTraces / traces) * 100;
+  const rate = (failing / traces) * 100;
   return h(
     "span",
     { className: rate > 0 ? "error-text" : "" },
     `${rate.toFixed(rate && rate < 10 ? 1 : 0)}%`,
-    h("span", { className: "muted" }, ` (${agent.failingTraces})`),
+    h("span", { className: "muted" }, ` (${failing})`),
+  );
+}
+
+/** Which configuration the agent runs now: its latest version's hash and when it appeared. */
+function latestLine(agent) {
+  const latest = agent.latestVersion;
+  if (!latest) return null;
+  return h(
+    "div",
+    { className: "muted small" },
+    "latest ",
+    h("code", { title: latest.hash ?? "" }, shortId(latest.hash ?? latest.id ?? "")),
+    ` · ${formatTime(latest.createdAt)}`,
   );
 }
 
@@ -78,17 +82,23 @@ function agentRow(agent) {
       dataset: { agentId: agent.id },
       onclick: (event) => openUnlessLink(event, routeTo("agent", agent.id)),
     },
-    h("td", {}, link(routeTo("agent", agent.id), h("strong", {}, agent.name))),
+    h("td", {}, link(routeTo("agent", agent.id), h("strong", {}, agent.name)), latestLine(agent)),
     h("td", { className: "num" }, String(versions)),
     h("td", { className: "num" }, formatCount(agent.traceCount ?? 0)),
     h("td", { className: "num" }, rateCell(agent)),
+    h("td", { className: "num" }, formatCount(agent.eventCount ?? 0)),
     h("td", { title: agent.lastActive ?? "" }, formatRelative(agent.lastActive ?? agent.updatedAt)),
-    h("td", {}, link(`${routeTo("traces")}?agent=${encodeURIComponent(agent.name)}`, "traces →")),
+    h(
+      "td",
+      { className: "go" },
+      link(`${routeTo("traces")}?agent=${encodeURIComponent(agent.name)}`, "traces →"),
+    ),
   );
 }
 
 export async function renderAgent(root, agentId) {
-  const agent = await withStats({ id: agentId });
+  const data = await getAgent(agentId);
+  const agent = data.agent ?? data;
   const versions = [...(agent.versions ?? [])].sort(
     (a, b) => Date.parse(a.createdAt ?? 0) - Date.parse(b.createdAt ?? 0),
   );

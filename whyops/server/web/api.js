@@ -81,7 +81,7 @@ export function listEvents(params) {
 }
 
 export function listAgents() {
-  return getJson("/entities", { count: 100, include: "metadata" });
+  return getJson("/entities", { count: 100 });
 }
 
 export function getAgent(agentId) {

@@ -61,17 +61,27 @@ function parseHash() {
   };
 }
 
+// The view on the page. A view that can show a new query in place sets `view.update` (the
+// traces list keeps its filter form while the filters change).
+let shown = null;
+
 async function route() {
   adoptKeyFromHash();
   current.stop();
   current = new Lifecycle();
-  const main = clear(document.getElementById("main"));
   markNav();
+  const { name, id, params } = parseHash();
+  const same = shown?.name === name && shown.id === id && shown.view.isConnected;
+  if (getKey() && same && shown.view.update) {
+    await shown.view.update(params, current);
+    return;
+  }
+  shown = null;
+  const main = clear(document.getElementById("main"));
   if (!getKey()) {
     main.appendChild(keyPrompt(""));
     return;
   }
-  const { name, id, params } = parseHash();
   const render = ROUTES[name];
   const view = h("div", { className: `view view-${render ? name : "missing"}` });
   main.appendChild(view);
@@ -81,6 +91,7 @@ async function route() {
     );
     return;
   }
+  shown = { name, id, view };
   try {
     await render(view, id, params, current);
   } catch (error) {

@@ -19,17 +19,34 @@ import { durationOf, tokenCell } from "./summary.js";
 
 const POLL_MS = 2000;
 
+/**
+ * The traces view. The filter form stays on the page while filters change: a new query only
+ * replaces the list below it, so nothing typed into the form is lost to a re-render, and an
+ * answer for an older query can only reach a list that is no longer on the page.
+ */
 export async function renderTraces(root, params, lifecycle) {
-  const filters = readFilters(params);
+  const live = h("span", { className: "live", title: "new traces appear as they arrive" }, "live");
+  const list = h("div", { className: "trace-list" });
+  const form = await filterForm(readFilters(params));
+  append(root, h("div", { className: "page-head" }, h("h1", {}, "Traces"), live), form.element, list);
+  const show = (next, life) => {
+    form.sync(next);
+    const section = h("div", { className: "trace-list-body" });
+    clear(list).appendChild(section);
+    return renderList(section, readFilters(next), live, life);
+  };
+  root.update = show; // from now on, a new query replaces only the list
+  await show(params, lifecycle);
+}
+
+/** One query's list: its rows, its live poll, its "Show older traces" button. */
+async function renderList(root, filters, live, lifecycle) {
   const tbody = h("tbody");
   const status = h("div", { className: "muted list-status" }, "Loading…");
   const rows = new Map();
   const older = olderButton(filters, rows, () => drawRows(tbody, rows, status));
-  const live = h("span", { className: "live", title: "new traces appear as they arrive" }, "live");
   append(
     root,
-    h("div", { className: "page-head" }, h("h1", {}, "Traces"), live),
-    await filterForm(filters),
     h("table", { className: "grid traces-table" }, tableHead(), tbody),
     h("div", { className: "list-foot" }, status, older),
   );
@@ -40,24 +57,26 @@ export async function renderTraces(root, params, lifecycle) {
     // largest `updatedAt` seen is a cursor that misses nothing (repeats merge away).
     if (cursor) query.updatedSince = cursor;
     const data = await listThreads(query).catch((error) => {
-      live.classList.add("is-offline");
-      live.textContent = "reconnecting…";
+      if (lifecycle.stopped) throw error;
+      markOffline(live, true);
+      if (cursor === null) status.textContent = `Could not load traces: ${error.message}. Retrying…`;
       throw error;
     });
-    live.classList.remove("is-offline");
-    live.textContent = "live";
+    if (lifecycle.stopped) return; // an answer for a list that was replaced meanwhile
+    markOffline(live, false);
     const fresh = merge(rows, data.threads ?? [], cursor !== null);
     if (cursor === null) older.hidden = !data.pagination?.hasMore;
     cursor = newest(rows) ?? cursor ?? new Date(0).toISOString();
     if (fresh || !tbody.firstChild) drawRows(tbody, rows, status);
   };
-  try {
-    await load();
-  } catch (error) {
-    status.textContent = `Could not load traces: ${error.message}`;
-    return;
-  }
+  // A failed first load is retried by the poll, like any other.
+  await load().catch(() => {});
   lifecycle.every(POLL_MS, load);
+}
+
+function markOffline(live, offline) {
+  live.classList.toggle("is-offline", offline);
+  live.textContent = offline ? "reconnecting…" : "live";
 }
 
 /** "Show older traces": the next page of the list, merged into the rows. */
@@ -106,36 +125,51 @@ async function agentSelect(selected) {
   return select;
 }
 
-/** The filter bar; any change becomes the URL's query, which re-renders the list. */
+/**
+ * The filter bar; any change becomes the URL's query, which replaces the list. `sync` shows
+ * a query that came from elsewhere (a link, Back) without touching what the form itself sent.
+ */
 async function filterForm(filters) {
   const agent = await agentSelect(filters.agent);
-  const user = h("input", {
-    name: "user",
-    type: "search",
-    placeholder: "external user id",
-    value: filters.user,
-  });
-  const from = h("input", { name: "from", type: "datetime-local", value: filters.from });
-  const to = h("input", { name: "to", type: "datetime-local", value: filters.to });
-  const errors = h("input", { name: "errors", type: "checkbox", checked: filters.errors });
-  const clear = h("button", { type: "button", onclick: () => (window.location.hash = "#/traces") }, "Clear");
-  const form = h(
-    "form",
-    { className: "filters" },
-    [label("Agent", agent), label("User", user), label("From", from), label("To", to)],
-    h("label", { className: "check" }, errors, "Has errors"),
-    clear,
-  );
+  const user = h("input", { name: "user", type: "search", placeholder: "external user id" });
+  const from = h("input", { name: "from", type: "datetime-local" });
+  const to = h("input", { name: "to", type: "datetime-local" });
+  const errors = h("input", { name: "errors", type: "checkbox" });
+  let sent = null;
   const apply = (event) => {
-    event.preventDefault();
+    event?.preventDefault();
     const next = { agent: agent.value, user: user.value.trim(), from: from.value, to: to.value };
     const search = new URLSearchParams(Object.entries(next).filter(([, v]) => v));
     if (errors.checked) search.set("errors", "1");
-    window.location.hash = `#/traces${search.toString() ? `?${search}` : ""}`;
+    sent = search.toString();
+    window.location.hash = `#/traces${sent ? `?${sent}` : ""}`;
   };
-  form.addEventListener("change", apply);
-  form.addEventListener("submit", apply);
-  return form;
+  const reset = () => {
+    for (const input of [agent, user, from, to]) input.value = "";
+    errors.checked = false;
+    apply();
+  };
+  const element = h(
+    "form",
+    { className: "filters", onchange: apply, onsubmit: apply },
+    [label("Agent", agent), label("User", user), label("From", from), label("To", to)],
+    h("label", { className: "check" }, errors, "Has errors"),
+    h("button", { type: "button", onclick: reset }, "Clear"),
+  );
+  const sync = (params) => {
+    if (params.toString() === sent) return;
+    const f = readFilters(params);
+    ensureOption(agent, f.agent);
+    [agent.value, user.value, from.value, to.value] = [f.agent, f.user, f.from, f.to];
+    errors.checked = f.errors;
+    sent = params.toString();
+  };
+  return { element, sync };
+}
+
+function ensureOption(select, name) {
+  if (name && ![...select.options].some((option) => option.value === name))
+    select.appendChild(h("option", { value: name }, name));
 }
 
 function label(text, input) {
@@ -155,12 +189,18 @@ function tableHead() {
   );
 }
 
-/** Upsert summaries by trace id; returns whether anything changed. */
+const stampOf = (s) => Date.parse(s.updatedAt ?? s.lastEventTimestamp ?? s.lastActivity ?? 0) || 0;
+
+/**
+ * Upsert summaries by trace id; returns whether anything changed. An answer can arrive after
+ * a newer one (an older page requested before a poll): a summary never replaces a newer one.
+ */
 function merge(rows, threads, markNew) {
   let changed = false;
   for (const summary of threads) {
     const id = traceIdOf(summary);
     const previous = rows.get(id);
+    if (previous && stampOf(summary) < stampOf(previous.summary)) continue;
     if (
       previous &&
       previous.summary.updatedAt === summary.updatedAt &&

@@ -1,0 +1,149 @@
+"""The HTTP exporter's JSON text is exactly ``json.dumps`` of ``to_events``, byte for byte."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from whyops._config import DEFAULT_LIMITS, Limits
+from whyops._wirejson import encode_batch, encode_record, json_text
+from whyops.export.http import encode_events
+from whyops.models import (
+    EventRecord,
+    ExceptionInfo,
+    SpanKind,
+    SpanRecord,
+    Status,
+    ThinkingBlock,
+    TokenUsage,
+)
+from whyops.wire import to_events
+
+
+def reference(record: Any, limits: Limits, agent_name: str | None) -> str:
+    """What the exporter sent before it wrote text directly: json.dumps of the dicts."""
+    events = to_events(record, limits)
+    for event in events:
+        if agent_name and event.get("agentName") == "default":
+            event["agentName"] = agent_name
+    return ",".join(
+        json.dumps(e, ensure_ascii=False, separators=(",", ":"), default=str) for e in events
+    )
+
+
+text = st.text(max_size=12)
+ids = st.one_of(st.none(), st.text(min_size=1, max_size=8))
+leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    text,
+    st.sampled_from(["sk-" + "a" * 24, "x" * 70, b"raw", datetime.date(2026, 1, 2)]),
+)
+values = st.recursive(
+    leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(text, st.sampled_from(["token", "api_key"])), inner, max_size=4),
+        st.tuples(inner, inner),
+    ),
+    max_leaves=12,
+)
+usages = st.one_of(
+    st.none(), st.builds(TokenUsage, *[st.one_of(st.none(), st.integers(0, 10**6))] * 5)
+)
+thinking = st.lists(
+    st.one_of(
+        st.builds(ThinkingBlock, st.one_of(st.none(), text), st.one_of(st.none(), text)),
+        st.builds(ThinkingBlock, redacted_data=text),
+    ),
+    max_size=2,
+).map(tuple)
+
+
+DIRECT = [SpanKind.TOOL, SpanKind.AGENT, SpanKind.SPAN]
+
+
+@st.composite
+def span_records(draw: Any, direct: bool = False) -> SpanRecord:
+    """Any span; ``direct``: one the encoder writes straight to text (ok, no thinking)."""
+    start = draw(st.integers(0, 2**62))
+    duration = draw(st.integers(0, 10**12))
+    trace_id = draw(st.text(min_size=1, max_size=8))
+    failed = False if direct else draw(st.booleans())
+    exception = draw(
+        st.one_of(
+            st.none(),
+            st.builds(ExceptionInfo, text, text, text, st.one_of(st.none(), text)),
+        )
+    )
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=draw(st.sampled_from(["00f067aa0ba902b7", 'odd"id'])),
+        parent_span_id=draw(ids),
+        name=draw(text),
+        kind=draw(st.sampled_from(DIRECT if direct else list(SpanKind))),
+        start_time_ns=start,
+        end_time_ns=start + duration,
+        duration_ns=duration,
+        status=Status.ERROR if failed else Status.OK,
+        agent_name=draw(st.one_of(ids, st.just("default"))),
+        thread_id=draw(st.one_of(ids, st.just(trace_id))),
+        external_user_id=draw(ids),
+        inputs=draw(st.one_of(st.none(), st.dictionaries(text, values, max_size=4))),
+        output=draw(values),
+        has_output=draw(st.booleans()),
+        exception=exception if failed else None,
+        thinking=() if direct else draw(thinking),
+        usage=draw(usages),
+        model=draw(ids),
+        provider=draw(ids),
+        attributes=draw(st.dictionaries(text, values, max_size=3)),
+    )
+
+
+small = Limits(max_string_length=16, max_items=3, max_depth=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(span_records(direct=True), span_records()),
+    st.sampled_from([DEFAULT_LIMITS, small]),
+    st.sampled_from([None, "", "bot"]),
+)
+def test_span_text_equals_json_dumps_of_the_events(
+    record: SpanRecord, limits: Limits, agent_name: str | None
+) -> None:
+    assert encode_record(record, limits, agent_name) == reference(record, limits, agent_name)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(text, values, max_size=5))
+def test_manual_event_text_equals_json_dumps(content: dict[str, Any]) -> None:
+    record = EventRecord({"eventType": "user_message", "traceId": "t", "content": content})
+    assert encode_record(record, DEFAULT_LIMITS, "bot") == reference(record, DEFAULT_LIMITS, "bot")
+
+
+def test_a_batch_is_one_json_array_of_every_event() -> None:
+    tool = SpanRecord("t", "a" * 16, None, "search", SpanKind.TOOL, 0, 5, 5, inputs={"q": "é"})
+    manual = EventRecord({"eventType": "user_message", "traceId": "t", "agentName": "default"})
+    body = encode_batch([tool, manual], DEFAULT_LIMITS, "bot")
+    assert body == encode_events([tool, manual], DEFAULT_LIMITS, "bot")
+    events = json.loads(body)
+    assert [e["eventType"] for e in events] == [
+        "tool_call_request",
+        "tool_call_response",
+        "user_message",
+    ]
+    assert {e["agentName"] for e in events} == {"bot"}
+    assert "é" in body.decode()  # not escaped, as ensure_ascii=False
+
+
+def test_json_text_matches_json_dumps_for_scalars_and_containers() -> None:
+    for value in (0, -5, 2**70, True, None, 1.5, 'a"b\n\u2028', [1, {"k": [None]}], {}):
+        assert json_text(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
