@@ -217,7 +217,7 @@ def sdk_calls(sdk: Any, calls: int) -> dict[str, float]:
 
     plain = openai.OpenAI(api_key="sk-x", base_url="http://127.0.0.1:9/v1", http_client=transport())
     patched = sdk.openai(openai.OpenAI(api_key="sk-x", http_client=transport()))
-    messages = [{"role": "user", "content": "hi"}]
+    messages: Any = [{"role": "user", "content": "hi"}]
     times: dict[str, list[int]] = {"plain": [], "patched": []}
     for _ in range(calls):
         for name, client in (("plain", plain), ("patched", patched)):
@@ -309,8 +309,10 @@ def print_table(results: dict[str, Any]) -> None:
     for name in ("503", "down"):
         ratio = results["builder"][name]["p50_us"] / healthy
         print(f"whyops {name} / healthy (p50): {ratio:.2f}")
-    worst = max(r["p50_us"] for r in results["builder"].values())
-    print(f"goal p50 <= {BUILDER_GOAL_US} us: {'met' if worst <= BUILDER_GOAL_US else 'MISSED'}")
+    for stat in ("p50", "mean", "p99"):  # the goal holds only if it holds for every one
+        worst = max(r[f"{stat}_us"] for r in results["builder"].values())
+        verdict = "met" if worst <= BUILDER_GOAL_US else "MISSED"
+        print(f"goal {stat:<4} <= {BUILDER_GOAL_US} us: worst {worst:.2f} us, {verdict}")
     if "wo011_note" in results:
         print(results["wo011_note"])
     hook = results["hook"]

@@ -64,9 +64,9 @@ def bare2(a: int, b: list[int] | None = None) -> int:
 
 tool = whyops.tool(bare)
 tool_nocapture = whyops.tool(capture_inputs=False, capture_output=False)(bare)
-n3 = whyops.tool(lambda a, b=None: n2(a, b))
-n2 = whyops.tool(lambda a, b=None: n1(a, b))
 n1 = whyops.tool(bare)
+n2 = whyops.tool(lambda a, b=None: n1(a, b))
+n3 = whyops.tool(lambda a, b=None: n2(a, b))
 
 
 def block() -> int:
@@ -340,6 +340,29 @@ def import_time(quick: bool) -> dict[str, Any]:
 # -- report -------------------------------------------------------------------------------
 
 
+#: (what, where in the results, how it compares, goal): the targets in docs/core.md.
+GOALS = (
+    ("capture-on overhead (µs)", "hot_path.capture_on.overhead_us", "<=", 5),
+    ("disabled overhead (µs)", "hot_path.disabled.overhead_us", "<=", 0.3),
+    ("3 nested / one span", "hot_path.nested_3_vs_one", "<=", 3),
+    ("spans emitted per s", "throughput.lossless.emit_spans_per_s", ">=", 100_000),
+    ("spans delivered per s", "throughput.lossless.delivered_spans_per_s", ">=", 50_000),
+    ("import whyops (ms)", "import.import_whyops_ms", "<=", 50),
+)
+
+
+def verdicts(results: dict[str, Any]) -> list[str]:
+    """One "met"/"MISSED" line per goal."""
+    lines = []
+    for what, where, op, goal in GOALS:
+        value: Any = results
+        for key in where.split("."):
+            value = value[key]
+        met = value <= goal if op == "<=" else value >= goal
+        lines.append(f"  {what:<26} {value:>12,.2f} {op} {goal:<9,g} {'met' if met else 'MISSED'}")
+    return lines
+
+
 def table(results: dict[str, Any]) -> str:
     hot = results["hot_path"]
     lines = [
@@ -375,7 +398,7 @@ def table(results: dict[str, Any]) -> str:
         f"import whyops: {imp['import_whyops_ms']:.1f} ms (-X importtime; of which attrs "
         f"{imp['import_attrs_ms']:.1f} ms); httpx2 loaded: {imp['httpx2_loaded_on_import']}"
     )
-    return "\n".join(lines)
+    return "\n".join([*lines, "goals", *verdicts(results)])
 
 
 def main() -> int:

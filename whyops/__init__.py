@@ -53,6 +53,11 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    # The public names only (not ``Any`` or ``annotations``), the lazy ones included.
+    return sorted(__all__)
+
+
 def __getattr__(name: str) -> Any:
     if name in ("WhyOps", "WhyOpsTrace"):
         from whyops import client

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, overload
 from whyops import _tracer
 from whyops._context import SPAN
 from whyops._decorate import decorate
-from whyops._span import NOOP_SPAN, Span
+from whyops._span import NOOP_SPAN, AsyncWith, Span
 from whyops.models import SpanKind
 
 __all__ = ["SpanBlock", "agent", "span", "thinking", "tool"]
@@ -97,7 +97,7 @@ def agent(
     )
 
 
-class SpanBlock:
+class SpanBlock(AsyncWith[Span]):
     """What ``whyops.span(...)`` returns: a ``with``/``async with`` block and a decorator."""
 
     __slots__ = (
@@ -150,18 +150,21 @@ class SpanBlock:
         opened = self._open.pop() if self._open else NOOP_SPAN
         opened.__exit__(exc_type, exc, tb)
 
-    async def __aenter__(self) -> Span:
-        return self.__enter__()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
-
-
+@overload
+def span(func: F, /) -> F: ...
+@overload
+def span(
+    func: str | None = None,
+    /,
+    *,
+    name: str | None = None,
+    kind: SpanKind | str = SpanKind.SPAN,
+    capture_inputs: bool = True,
+    capture_output: bool = True,
+    attributes: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+) -> SpanBlock: ...
 def span(
     func: Any = None,
     /,

@@ -102,7 +102,18 @@ def _cut(text: str, limit: int) -> str:
     return f"{text[:limit]}…[truncated {len(text) - limit} chars]"
 
 
-_SCALARS = frozenset({int, float, bool, type(None)})
+_SCALARS = frozenset({float, bool, type(None)})
+# Ints past 64 bits become text: JSON readers lose their precision anyway, and ``json``
+# refuses to write ints longer than ``sys.get_int_max_str_digits()`` (4300 by default).
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_BIG_INT_TEXT_BITS = 2_000  # ~600 digits: under the lowest digit limit Python allows
+
+
+def _int(value: int) -> int | str:
+    if _INT_MIN <= value <= _INT_MAX:
+        return value
+    bits = value.bit_length()
+    return str(value) if bits <= _BIG_INT_TEXT_BITS else f"<int: {bits} bits>"
 
 
 class _Converter:
@@ -117,7 +128,12 @@ class _Converter:
         self.path_ids: set[int] = set()
 
     def convert(self, value: Any, depth: int, path: tuple[Any, ...]) -> Any:
-        out = self._convert(value, depth, path)
+        try:  # per element: one bad leaf must not blank its whole container
+            out = self._convert(value, depth, path)
+        except RecursionError:
+            raise
+        except Exception:
+            out = f"<unrepresentable {_type_name(value)}>"
         if self.hook is not None and (out is None or isinstance(out, (str, int, float, bool))):
             try:
                 out = self.hook(path, out)
@@ -129,6 +145,8 @@ class _Converter:
         kind = type(value)
         if kind is str:
             return self._string(value)
+        if kind is int:
+            return _int(value)
         if kind in _SCALARS:
             return value if kind is not float or math.isfinite(value) else str(value)
         if isinstance(value, enum.Enum):
@@ -136,7 +154,7 @@ class _Converter:
         if isinstance(value, str):
             return self._string(str(value))
         if isinstance(value, (bool, int)):
-            return value if isinstance(value, bool) else int(value)
+            return value if isinstance(value, bool) else _int(int(value))
         if isinstance(value, float):
             return float(value) if math.isfinite(value) else str(value)
         if isinstance(value, (bytes, bytearray, memoryview)):
@@ -245,7 +263,7 @@ def _plain_form(value: Any) -> Any:
     return _NO_FORM
 
 
-_FAST_LEAVES = frozenset({int, bool, type(None)})
+_FAST_LEAVES = frozenset({bool, type(None)})
 
 
 def _already_plain(value: Any, limits: Limits, depth: int = 0) -> bool:
@@ -255,6 +273,8 @@ def _already_plain(value: Any, limits: Limits, depth: int = 0) -> bool:
     instead of a full conversion. Plain loops: measurably faster than ``all()`` here.
     """
     kind = type(value)
+    if kind is int:
+        return _INT_MIN <= value <= _INT_MAX
     if kind in _FAST_LEAVES:
         return True
     if kind is str:
@@ -267,14 +287,20 @@ def _already_plain(value: Any, limits: Limits, depth: int = 0) -> bool:
     # Ints, bools and None are answered inline: no call per item for the usual values.
     if kind is list:
         for item in value:
-            if type(item) not in _FAST_LEAVES and not _already_plain(item, limits, depth + 1):
+            if type(item) is int:
+                if not _INT_MIN <= item <= _INT_MAX:
+                    return False
+            elif type(item) not in _FAST_LEAVES and not _already_plain(item, limits, depth + 1):
                 return False
         return True
     mask = limits.mask_secrets
     for key, item in list(value.items()):
         if type(key) is not str or (mask and is_secret_key(key)):
             return False
-        if type(item) not in _FAST_LEAVES and not _already_plain(item, limits, depth + 1):
+        if type(item) is int:
+            if not _INT_MIN <= item <= _INT_MAX:
+                return False
+        elif type(item) not in _FAST_LEAVES and not _already_plain(item, limits, depth + 1):
             return False
     return True
 

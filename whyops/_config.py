@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
-__all__ = ["DEFAULT_LIMITS", "Config", "Limits", "Redactor", "load_config"]
+__all__ = ["DEFAULT_LIMITS", "Config", "Limits", "Redactor", "load_config", "url_problem"]
 
 #: ``redact(path, value) -> value``: called for every leaf (str, number, bool, None) of a
 #: captured value, after secret masking; ``path`` is the keys/indices from the top.
@@ -65,6 +66,12 @@ _ENV_NUMBERS: Mapping[str, tuple[str, type]] = {
     "flush_interval": ("WHYOPS_FLUSH_INTERVAL", float),
     "exit_timeout": ("WHYOPS_EXIT_TIMEOUT", float),
 }
+# Numbers that only configure() sets. Each must be > 0, except these, which may be 0
+# (no wait at exit, no retries).
+_ARG_NUMBERS: dict[str, type] = {"export_timeout": float, "max_retries": int}
+_ZERO_ALLOWED = frozenset({"exit_timeout", "max_retries"})
+_KIND_NAMES = {int: "an integer", float: "a number"}
+_URL_FIELDS = ("base_url", "analyse_url", "proxy_url")
 _ENV_STRINGS = {
     "api_key": "WHYOPS_API_KEY",
     "base_url": "WHYOPS_BASE_URL",
@@ -90,14 +97,30 @@ def _flag(name: str, raw: str) -> bool:
     raise ValueError(f"{name} must be one of 1/0/true/false/yes/no/on/off, got {raw!r}")
 
 
-def _number(name: str, raw: Any, kind: type) -> Any:
+def _number(name: str, raw: Any, kind: type, field: str | None = None) -> Any:
+    """``raw`` as ``kind``; > 0 (or >= 0 where 0 means "none"), finite."""
     try:
+        if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):
+            raise TypeError
         value = kind(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
-    if isinstance(value, bool) or value < 0 or (kind is int and value == 0):
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be {_KIND_NAMES[kind]}, got {raw!r}") from None
+    if (field or name) in _ZERO_ALLOWED:
+        if not 0 <= value < float("inf"):
+            raise ValueError(f"{name} must be zero or positive, got {raw!r}")
+    elif not 0 < value < float("inf"):
         raise ValueError(f"{name} must be positive, got {raw!r}")
     return value
+
+
+def url_problem(value: str) -> str | None:
+    """Why ``value`` is not an absolute http(s) URL without query or fragment, or None."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{value!r} is not an absolute http(s) URL"
+    if parts.query or parts.fragment:
+        return f"{value!r} must not carry a query or fragment"
+    return None
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -110,8 +133,21 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             found[field] = _flag(var, env[var])
     for field, (var, kind) in _ENV_NUMBERS.items():
         if env.get(var):
-            found[field] = _number(var, env[var], kind)
+            found[field] = _number(var, env[var], kind, field)
     return found
+
+
+def _check_urls(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
+    for field in _URL_FIELDS:
+        value = values.get(field)
+        if not value:
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"{field} must be a string, got {type(value).__name__}")
+        problem = url_problem(value.strip().rstrip("/"))
+        if problem:
+            name = field if field in overrides else _ENV_STRINGS[field]
+            raise ValueError(f"{name}: {problem}")
 
 
 def _derive_urls(values: dict[str, Any]) -> None:
@@ -133,14 +169,13 @@ def load_config(overrides: Mapping[str, Any], env: Mapping[str, str] | None = No
         raise ValueError(f"configure() got unknown option(s): {', '.join(sorted(unknown))}")
     values = _from_env(os.environ if env is None else env)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    for field, (_, kind) in _ENV_NUMBERS.items():
-        if field in overrides and overrides[field] is not None:
+    numbers = {field: kind for field, (_, kind) in _ENV_NUMBERS.items()} | _ARG_NUMBERS
+    for field, kind in numbers.items():
+        if overrides.get(field) is not None:
             values[field] = _number(field, overrides[field], kind)
-    for field in ("max_retries",):
-        if field in values:
-            values[field] = int(_number(field, values[field], float)) if values[field] else 0
     if "limits" in values and not isinstance(values["limits"], Limits):
         raise ValueError("limits must be a whyops.Limits instance")
+    _check_urls(values, overrides)
     _derive_urls(values)
     return Config(**values)
 

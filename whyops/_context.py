@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, NamedTuple
 
-from whyops._ids import new_trace_id
+from whyops._ids import ID_PATTERN, new_trace_id
 
 if TYPE_CHECKING:
     from whyops._span import Span
@@ -78,11 +78,21 @@ def suppressed() -> Iterator[None]:
         SUPPRESS.reset(token)
 
 
-def _check_id(field: str, value: object, limit: int) -> None:
+def _check_id(field: str, value: object) -> None:
+    if value is not None and not (isinstance(value, str) and ID_PATTERN.fullmatch(value)):
+        raise ValueError(
+            f"trace_context: {field} must be 1-128 printable characters without spaces, "
+            f"got {value!r}"
+        )
+
+
+def _check_name(field: str, value: object) -> None:
     if value is None:
         return
-    if not isinstance(value, str) or not 1 <= len(value) <= limit:
-        raise ValueError(f"trace_context: {field} must be a string of 1-{limit} characters")
+    if not isinstance(value, str) or not 1 <= len(value) <= 255 or not value.isprintable():
+        raise ValueError(
+            f"trace_context: {field} must be a printable string of 1-255 characters, got {value!r}"
+        )
 
 
 @contextmanager
@@ -100,10 +110,10 @@ def trace_context(
     was current outside it. ``parent_span_id`` (16 hex characters) names a span in another
     service: the block's root spans become its children (for incoming requests).
     """
-    _check_id("trace_id", trace_id, 128)
-    _check_id("thread_id", thread_id, 128)
-    _check_id("external_user_id", external_user_id, 255)
-    _check_id("agent_name", agent_name, 255)
+    _check_id("trace_id", trace_id)
+    _check_id("thread_id", thread_id)
+    _check_name("external_user_id", external_user_id)
+    _check_name("agent_name", agent_name)
     if parent_span_id is not None and not _SPAN_ID.fullmatch(str(parent_span_id)):
         raise ValueError("trace_context: parent_span_id must be 16 lowercase hex characters")
     outer = TRACE.get()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import random
+import re
 
 # ``random.getrandbits`` is a C call with no lock, several times faster than ``secrets`` or
 # ``uuid4``. Ids only need to be unique, not unguessable. A child process reseeds the
 # generator after ``os.fork`` (CPython does this itself), so ids never repeat across forks.
 _bits = random.getrandbits
+
+#: What WhyOps accepts as a trace or thread id: 1-128 printable ASCII characters, no
+#: spaces (control characters and spaces would corrupt log lines, headers and URLs).
+ID_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def new_trace_id() -> str:

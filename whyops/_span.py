@@ -13,7 +13,7 @@ from contextvars import Token
 from random import getrandbits
 from time import perf_counter_ns, time_ns
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from whyops import _tracer
 from whyops._capture import snapshot
@@ -23,7 +23,7 @@ from whyops._ids import new_trace_id
 from whyops._providers import add_usage, extract, usage_from
 from whyops.models import ExceptionInfo, SpanKind, SpanRecord, Status, ThinkingBlock, TokenUsage
 
-__all__ = ["NOOP_SPAN", "Span"]
+__all__ = ["NOOP_SPAN", "AsyncWith", "Span"]
 
 _NEW, _LIVE, _ENDED, _NOOP = 0, 1, 2, 3
 _AGENT = SpanKind.AGENT
@@ -32,9 +32,38 @@ _PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, set})
 _MUTABLE = frozenset({list, dict, set, bytearray})
 
 Tokens = tuple["Token[Span | None]", "Token[TraceContext | None] | None"]
+_Entered = TypeVar("_Entered")
 
 
-class Span:
+class AsyncWith(Generic[_Entered]):
+    """``async with`` for a ``with`` block that does no I/O: one code path for both."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> _Entered:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> _Entered:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+class Span(AsyncWith["Span"]):
     """One traced operation. See the ``Span`` section of docs/core.md."""
 
     # No __slots__: rarely-set fields live as class-level defaults, so a new span only
@@ -213,24 +242,7 @@ class Span:
                 TRACE.reset(trace_token)
         except ValueError:
             pass  # left in another context than entered (see ``deactivate``)
-        duration = perf_counter_ns() - self._start_perf
-        self.duration_ns = duration
-        self.end_time_ns = self.start_time_ns + duration
-        if exc is not None:
-            self._record_exception(exc, tb)
-        self._state = _ENDED
-        _tracer.TRACER.on_end(self)
-
-    async def __aenter__(self) -> Span:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        self.end(exc, tb)
 
     # -- what happened ----------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -37,6 +37,7 @@ class Tracer:
         self._processors: tuple[Processor, ...] = ()
         self._lock = threading.RLock()
         self._exit_hooked = False
+        self._before_exit: list[Callable[[], object]] = []
 
     # -- the hot path -------------------------------------------------------------------
 
@@ -147,7 +148,17 @@ class Tracer:
             self._install(self.config, [])
         return _shutdown_all(processors, timeout)
 
+    def before_exit(self, hook: Callable[[], object]) -> None:
+        """Run ``hook`` at interpreter exit, before the final flush (to hand records over)."""
+        if hook not in self._before_exit:
+            self._before_exit.append(hook)
+
     def _at_exit(self) -> None:
+        for hook in list(self._before_exit):
+            try:
+                hook()
+            except Exception:
+                log_internal_error("before_exit")
         try:
             self.shutdown(self.config.exit_timeout)
         except Exception:

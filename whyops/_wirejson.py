@@ -17,10 +17,11 @@ from typing import Any
 
 from whyops._capture import to_json_safe
 from whyops._config import Limits
+from whyops._errors import warn_once
 from whyops.models import Record, SpanKind, SpanRecord, Status
 from whyops.wire import DEFAULT_AGENT_NAME, iso_timestamp, to_events, usage_dict
 
-__all__ = ["encode_batch", "encode_record", "json_text"]
+__all__ = ["encode_batch", "encode_record", "encode_records", "json_text"]
 
 _STR = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept as is
 _KIND = {kind: kind.value for kind in SpanKind}
@@ -54,11 +55,37 @@ json_text = _make_json_text()
 
 
 def encode_batch(records: Sequence[Record], limits: Limits, agent_name: str | None) -> bytes:
-    """One JSON array of the WhyOps events of ``records``.
+    """One JSON array of the WhyOps events of ``records`` (see :func:`encode_records`)."""
+    return encode_records(records, limits, agent_name)[0]
 
-    ``agent_name`` replaces ``"default"`` in traces that nothing named.
+
+def encode_records(
+    records: Sequence[Record], limits: Limits, agent_name: str | None
+) -> tuple[bytes, int]:
+    """One JSON array of the WhyOps events of ``records``, and how many were left out.
+
+    ``agent_name`` replaces ``"default"`` in traces that nothing named. Each record is
+    encoded on its own: one that cannot be (a value ``json`` refuses) is left out, logged
+    once and counted, and never costs the batch its other records.
     """
-    return ("[" + ",".join([encode_record(r, limits, agent_name) for r in records]) + "]").encode()
+    parts: list[str] = []
+    failed = 0
+    for record in records:
+        try:
+            text = encode_record(record, limits, agent_name)
+        except Exception as exc:
+            failed += 1
+            warn_once(
+                "encode-record",
+                "whyops: a record could not be encoded as JSON (%s: %s); it is dropped and "
+                "counted in the DeliveryReport",
+                type(exc).__name__,
+                exc,
+            )
+            continue
+        if text:
+            parts.append(text)
+    return ("[" + ",".join(parts) + "]").encode(), failed
 
 
 def encode_record(record: Record, limits: Limits, agent_name: str | None) -> str:

@@ -14,15 +14,19 @@ import importlib.util
 import os
 import secrets
 import socket
+import sqlite3
 import sys
 import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whyops.terminal import CommandError, ReadClient, nodes_from_json
+
+if TYPE_CHECKING:
+    from whyops.server.run import RunningServer
 
 DEFAULT_PORT = 8787
 DEFAULT_DB = os.path.join(".whyops", "demo.db")
@@ -65,25 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     example = load_example()
-    from whyops.server.run import start_in_thread
-    from whyops.server.settings import ServerSettings
-
     Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     api_key = demo_key(Path(args.db))
-    port = args.port if port_is_free(args.port) else 0
-    say(f"starting the server (SQLite {args.db}, model simulator, 127.0.0.1 only)…")
-    settings = ServerSettings(
-        host="127.0.0.1",
-        port=port,
-        db_path=args.db,
-        api_keys=(f"{api_key}={DEMO_PROJECT}",),
-        simulate=True,
-        log_level="warning",
-    )
-    try:
-        server = start_in_thread(settings)
-    except (OSError, RuntimeError) as exc:
-        raise CommandError(f"could not start the server on 127.0.0.1:{port}: {exc}") from exc
+    server = _start_server(args, api_key)
     try:
         say(f"server ready at {server.base_url}")
         turns = run_example(example, server.base_url, api_key)
@@ -99,6 +87,29 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     finally:
         server.stop()
+
+
+def _start_server(args: argparse.Namespace, api_key: str) -> RunningServer:
+    from whyops.server.run import start_in_thread
+    from whyops.server.settings import ServerSettings
+    from whyops.server.store import remember_key
+
+    port = args.port if port_is_free(args.port) else 0
+    say(f"starting the server (SQLite {args.db}, model simulator, 127.0.0.1 only)…")
+    settings = ServerSettings(
+        host="127.0.0.1",
+        port=port,
+        db_path=args.db,
+        api_keys=(f"{api_key}={DEMO_PROJECT}",),
+        simulate=True,
+        log_level="warning",
+    )
+    try:
+        # Stored (hashed) too, so `whyops serve --db` of this file keeps accepting the key.
+        remember_key(args.db, api_key, DEMO_PROJECT)
+        return start_in_thread(settings)
+    except (OSError, RuntimeError, sqlite3.Error) as exc:
+        raise CommandError(f"could not start the server on 127.0.0.1:{port}: {exc}") from exc
 
 
 def demo_key(db: Path) -> str:

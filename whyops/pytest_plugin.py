@@ -39,16 +39,20 @@ def whyops_traces() -> Iterator[CapturedTraces]:
         yield captured
 
 
-@pytest.hookimpl(wrapper=True)
+# Old-style ``hookwrapper``: new-style ``wrapper=True`` needs pluggy >= 1.1, and this
+# plugin loads in every pytest run of every project that installs whyops.
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+) -> Generator[None, Any, None]:
     """On failure of a test that captured traces, show the tree in the report."""
-    report = yield
+    outcome = yield
     captured = getattr(item, "funcargs", {}).get("whyops_traces")
-    if captured is not None and report.failed and call.when == "call":
+    if captured is None or call.when != "call":
+        return
+    report = outcome.get_result()
+    if report.failed:
         report.sections.append((_REPORT_SECTION, _tree_text(captured)))
-    return report
 
 
 def _tree_text(captured: Any) -> str:

@@ -156,13 +156,29 @@ class ReadClient:
             raise CommandError(f"not found: {path}")
         if response.status_code >= 400:
             raise CommandError(f"{path}: HTTP {response.status_code}: {response.text[:200]}")
-        return response.json()
+        return printable(response.json())
 
     def get_optional(self, path: str, params: Mapping[str, Any]) -> Any:
         try:
             return self.get(path, params)
         except CommandError:
             return None
+
+
+# A server stores ids, names and outputs as sent: their control characters must not reach the
+# terminal as escapes. They print as \xNN; newlines and tabs stay.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (9, 10)}
+
+
+def printable(value: Any) -> Any:
+    """``value`` (parsed JSON) with control characters in every string made visible."""
+    if isinstance(value, str):
+        return value.translate(_CONTROL)
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    if isinstance(value, dict):
+        return {printable(key): printable(item) for key, item in value.items()}
+    return value
 
 
 # --- spans JSON -> TreeNode --------------------------------------------------------------

@@ -41,8 +41,13 @@ def test_every_tool_gets_four_fields_in_server_order():
 @pytest.mark.parametrize(
     ("metadata", "field"),
     [
-        ({}, "agent_metadata.systemPrompt"),
-        ({"systemPrompt": "  "}, "agent_metadata.systemPrompt"),
+        ({}, "agent_metadata.systemPrompt: required, a non-empty string"),
+        ({"systemPrompt": "  "}, "agent_metadata.systemPrompt: must not be empty"),
+        ({"systemPrompt": 5}, "agent_metadata.systemPrompt: must be a string, got int"),
+        (
+            {"systemPrompt": "P", "tools": [{"name": ["a"]}]},
+            "agent_metadata.tools[0].name: must be a string, got list",
+        ),
         (
             {"systemPrompt": "P", "tools": [{"description": "no name"}]},
             "agent_metadata.tools[0].name",
@@ -69,7 +74,10 @@ def test_every_tool_gets_four_fields_in_server_order():
             "input_schema: unknown",
         ),
         ({"systemPrompt": "P", "model": "gpt"}, "agent_metadata.model: unknown field"),
-        ({"systemPrompt": "P", "description": 3}, "agent_metadata.description"),
+        (
+            {"systemPrompt": "P", "description": 3},
+            "agent_metadata.description: must be a string, got int",
+        ),
         ("You are helpful", "agent_metadata: expected a mapping"),
     ],
 )

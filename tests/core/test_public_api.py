@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import whyops
 
 
@@ -24,3 +26,59 @@ def test_flush_and_shutdown_report_when_tracing_is_off(tracing_off: None) -> Non
     report = whyops.flush(1)
     assert report == whyops.DeliveryReport() and report.ok
     assert whyops.shutdown(1) == whyops.DeliveryReport()
+
+
+def test_dir_lists_the_public_names_only() -> None:
+    assert dir(whyops) == sorted(whyops.__all__)
+    assert {"WhyOps", "WhyOpsTrace", "span", "configure"} <= set(dir(whyops))
+    assert not {"Any", "TYPE_CHECKING", "annotations"} & set(dir(whyops))
+
+
+def test_all_is_complete() -> None:
+    """Every public name defined in the package is in ``__all__``."""
+    import types
+
+    defined = {
+        name
+        for name, value in vars(whyops).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    } - {"Any", "TYPE_CHECKING", "annotations"}
+    assert defined <= set(whyops.__all__), defined - set(whyops.__all__)
+
+
+def test_span_is_typed_as_a_block_or_a_transparent_decorator(tmp_path: Path) -> None:
+    """``with whyops.span("x") as s`` gives a Span; ``@whyops.span`` keeps the signature."""
+    source = tmp_path / "typed.py"
+    source.write_text(
+        "import whyops\n"
+        "@whyops.span\n"
+        "def f(x: int) -> str:\n"
+        "    return str(x)\n"
+        "@whyops.span(kind='llm')\n"
+        "def g(x: int) -> str:\n"
+        "    return str(x)\n"
+        "with whyops.span('step') as s:\n"
+        "    reveal_type(s)\n"
+        "reveal_type(f)\n"
+        "reveal_type(g)\n"
+    )
+    from mypy import api
+
+    out, err, _ = api.run(
+        [str(source), "--no-incremental", "--follow-imports=silent", "--python-version=3.11"]
+    )
+    notes = [line.split("note: ", 1)[1] for line in out.splitlines() if "note: " in line]
+    assert [note.replace("builtins.", "") for note in notes] == [
+        'Revealed type is "whyops._span.Span"',
+        'Revealed type is "def (x: int) -> str"',
+        'Revealed type is "def (x: int) -> str"',
+    ], out + err
+
+
+def test_span_and_span_block_share_one_async_with() -> None:
+    from whyops._api import SpanBlock
+    from whyops._span import AsyncWith, Span
+
+    for cls in (Span, SpanBlock):
+        assert issubclass(cls, AsyncWith)
+        assert "__aenter__" not in vars(cls) and "__aexit__" not in vars(cls)

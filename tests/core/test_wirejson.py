@@ -43,7 +43,8 @@ leaf = st.one_of(
     st.integers(),
     st.floats(),
     text,
-    st.sampled_from(["sk-" + "a" * 24, "x" * 70, b"raw", datetime.date(2026, 1, 2)]),
+    st.sampled_from(["sk-" + "a" * 24, "x" * 70, b"raw", datetime.date(2026, 1, 2), 2**64]),
+    st.integers(4_300, 5_000).map(lambda digits: 10**digits),  # past json's digit limit
 )
 values = st.recursive(
     leaf,

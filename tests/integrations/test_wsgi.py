@@ -145,3 +145,12 @@ def test_flask_app_behind_a_real_wsgi_server_on_loopback(whyops_traces):
 
 def _noop(status, headers, exc_info=None):
     return lambda data: None
+
+
+def test_asgi_and_wsgi_middleware_share_their_options() -> None:
+    from whyops.integrations.asgi import WhyOpsMiddleware
+    from whyops.integrations.wsgi import WhyOpsWSGIMiddleware
+
+    assert WhyOpsMiddleware.__init__ is WhyOpsWSGIMiddleware.__init__
+    wrapped = WhyOpsWSGIMiddleware(lambda e, s: [], agent_name="svc", exclude_paths=("/health",))
+    assert (wrapped.agent_name, wrapped.exclude_paths) == ("svc", frozenset({"/health"}))

@@ -297,3 +297,11 @@ def test_loading_the_plugin_imports_nothing_heavy_and_configures_nothing():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env_free
     )
     assert out.stdout.split() == ["[]", "False"]
+
+
+def test_report_hook_is_an_old_style_hookwrapper_that_pluggy_1_0_understands():
+    """``wrapper=True`` needs pluggy >= 1.1; users on pytest 7 may have pluggy 1.0."""
+    from whyops import pytest_plugin
+
+    options = pytest_plugin.pytest_runtest_makereport.pytest_impl
+    assert options.get("hookwrapper") is True and not options.get("wrapper")

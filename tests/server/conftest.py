@@ -109,7 +109,9 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
 def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """Tight limits, to hit 413 cheaply."""
     db = tmp_path_factory.mktemp("small") / "whyops.db"
-    settings = ServerSettings(port=0, db_path=str(db), max_body_bytes=4096, max_batch_events=5)
+    settings = ServerSettings(
+        port=0, db_path=str(db), max_body_bytes=4096, max_batch_events=5, max_trace_events=4
+    )
     running = start_in_thread(settings)
     yield running
     running.stop()

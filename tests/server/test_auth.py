@@ -32,6 +32,8 @@ def test_every_route_needs_a_key(keyed_server: RunningServer) -> None:
             missing = http.request(method, path, json={})
             assert missing.status_code == 401, path
             assert missing.json()["error"] == "Unauthorized: Authentication required"
+            if path.endswith("/init"):  # WhyOps' agent init answers carry "success"
+                assert missing.json()["success"] is False, path
             wrong = http.request(method, path, json={}, headers={"X-API-Key": "whyops_wrong"})
             assert wrong.status_code == 401, path
             assert wrong.json()["error"] == "Unauthorized: Invalid API key"

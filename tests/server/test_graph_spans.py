@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.server.conftest import Api, event, new_trace
+from whyops.server.run import RunningServer
 
 
 def _ts(second: float) -> str:
@@ -163,3 +164,23 @@ def test_parent_cycles_do_not_lose_spans(api: Api) -> None:
     assert set(body["rootIds"]) >= {"c"}
     assert {s["id"] for s in body["spans"]} == {"a", "b", "c"}
     assert api.get(f"/api/threads/{trace}/graph").status_code == 200
+
+
+def test_views_say_when_a_trace_is_cut_at_the_configured_cap(small_server: RunningServer) -> None:
+    api = Api(small_server)  # max_trace_events=4
+    try:
+        whole, cut = new_trace(), new_trace()
+        api.ingest([event("user_message", whole, timestamp=_ts(i)) for i in range(4)])
+        api.ingest([event("user_message", cut, timestamp=_ts(i)) for i in range(5)])
+        api.ingest([event("user_message", cut, timestamp=_ts(5 + i)) for i in range(2)])
+        graph = api.get(f"/api/threads/{cut}/graph").json()
+        assert (graph["truncated"], graph["totalEvents"], graph["loadedEvents"]) == (True, 7, 4)
+        assert len(graph["graph"]["nodes"]) == 4
+        spans = api.get(f"/api/traces/{cut}/spans").json()
+        assert (spans["truncated"], spans["totalEvents"], spans["loadedEvents"]) == (True, 7, 4)
+        full = api.get(f"/api/threads/{whole}/graph").json()
+        assert (full["truncated"], full["totalEvents"]) == (False, 4)
+        assert len(full["graph"]["nodes"]) == 4
+        assert api.get(f"/api/traces/{whole}/spans").json()["truncated"] is False
+    finally:
+        api.close()

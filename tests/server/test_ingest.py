@@ -234,6 +234,15 @@ def test_external_user_header_is_the_default(api: Api) -> None:
     assert api.thread(trace)["externalUserId"] == "header-user"
 
 
+def test_external_user_header_is_read_as_utf8(api: Api) -> None:
+    trace = new_trace()
+    api.ingest([event("user_message", trace)], headers={"X-External-User-Id": "José".encode()})
+    assert api.thread(trace)["events"][0]["externalUserId"] == "José"
+    other = new_trace()  # not UTF-8: taken as latin-1, as sent
+    api.ingest([event("user_message", other)], headers={"X-External-User-Id": b"Jos\xe9"})
+    assert api.thread(other)["events"][0]["externalUserId"] == "José"
+
+
 def test_unknown_agent_is_auto_created(api: Api) -> None:
     trace = new_trace()
     name = f"auto-{trace}"

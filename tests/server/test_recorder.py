@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from tests.server.conftest import event
 from whyops.server.recorder import Recorder
+from whyops.server.run import RunningServer
 from whyops.server.store import Store
 
 
@@ -94,3 +96,30 @@ def test_recording_after_close_is_counted(tmp_path: Path) -> None:
     store.close()
     recorder.record("p", [event("user_message", "rec-3")])
     assert recorder.failed == 1
+
+
+def _health(base_url: str) -> dict[str, object]:
+    response = httpx2.get(f"{base_url}/api/health")
+    assert response.status_code == 200
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_health_reports_what_the_recorder_stored_and_dropped(fresh_server: RunningServer) -> None:
+    before = _health(fresh_server.base_url)
+    assert before["recorder"] == {"recorded": 0, "failed": 0}
+    assert before["writerQueue"] == 0
+    headers = {
+        "Authorization": f"Bearer {fresh_server.api_key}",
+        "X-Agent-Name": "health-agent",
+        "X-Trace-ID": "health-trace",
+    }
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    url = f"{fresh_server.base_url}/v1/chat/completions"
+    assert httpx2.post(url, json=body, headers=headers, timeout=30).status_code == 200
+    recorder: Recorder = fresh_server._server.config.app.state.recorder
+    recorder.record("p", [{"eventType": "llm_response"}])  # invalid: dropped and counted
+    _wait_for(lambda: recorder.failed == 1 and recorder.recorded >= 2)
+    counts = _health(fresh_server.base_url)["recorder"]
+    assert isinstance(counts, dict)
+    assert counts["failed"] == 1
+    assert counts["recorded"] == recorder.recorded >= 2  # the proxied call's events

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from whyops.server.app import _optional
-from whyops.server.run import RunningServer, add_arguments, settings_from_args
+from whyops.server.dblock import DatabaseInUseError
+from whyops.server.run import RunningServer, add_arguments, settings_from_args, start_in_thread
 from whyops.server.settings import KeySpec, ServerSettings, env_defaults
 
 
@@ -35,7 +35,10 @@ def test_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WHYOPS_SERVER_PORT", "9000")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
     monkeypatch.setenv("WHYOPS_SERVER_SIMULATE", "yes")
+    monkeypatch.setenv("WHYOPS_SERVER_MAX_TRACE_EVENTS", "50")
     from_env = settings_from_args(_parse())
+    assert from_env.max_trace_events == 50
+    assert settings_from_args(_parse("--max-trace-events", "7")).max_trace_events == 7
     assert (from_env.db_path, from_env.port, from_env.simulate) == ("/tmp/env.db", 9000, True)
     assert from_env.api_keys == ("k1", "k2=team")
     assert from_env.openai_api_key == "sk-env"
@@ -69,10 +72,23 @@ def test_running_server_exposes_settings_and_simulator(server: RunningServer) ->
     assert "text/html" in page.headers["content-type"]
 
 
-def test_missing_parts_are_skipped() -> None:
-    assert _optional("whyops.server.no_such_part") is None
-    with pytest.raises(ModuleNotFoundError):
-        _optional("whyops.server.no_such_part.deeper")
+def test_a_second_server_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    db = str(tmp_path / "shared.db")
+    settings = ServerSettings(host="127.0.0.1", port=0, db_path=db)
+    with start_in_thread(settings) as first:
+        with pytest.raises(DatabaseInUseError, match="another whyops server uses the database"):
+            start_in_thread(settings)
+        result = subprocess.run(
+            [sys.executable, "-m", "whyops.server.run", "--port", "0", "--db", db],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert f"another whyops server uses the database {db}" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert httpx2.get(f"{first.base_url}/api/health").status_code == 200
+    # Released at shutdown: the same file serves again.
+    with start_in_thread(settings) as again:
+        assert httpx2.get(f"{again.base_url}/api/health").status_code == 200
 
 
 def test_without_the_server_extra_the_error_says_what_to_install() -> None:

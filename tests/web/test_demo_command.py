@@ -13,19 +13,11 @@ from typing import Any
 import httpx2
 import pytest
 
-import whyops
 from whyops import demo
 from whyops.terminal import CommandError
 
 REPO = Path(__file__).resolve().parents[2]
 TRACE_LINE = re.compile(r"^trace (\S+)  \((\S+), thread (\S+)\)$", re.M)
-
-
-def needs_the_whole_product() -> None:
-    pytest.importorskip("whyops.render", reason="whyops.render is not there yet")
-    pytest.importorskip("starlette", reason="the server extra is not installed")
-    if not hasattr(whyops, "WhyOps"):
-        pytest.skip("the WhyOps client is not there yet")
 
 
 def run_demo(db: Path) -> subprocess.CompletedProcess[str]:
@@ -63,7 +55,7 @@ def check_turn_tree(trace_id: str, spans: list[dict[str, Any]]) -> None:
 
 @pytest.mark.slow
 def test_demo_once_traces_the_support_agent(tmp_path: Path) -> None:
-    needs_the_whole_product()
+    pytest.importorskip("starlette", reason="the server extra is not installed")
     from whyops.server.run import start_in_thread
     from whyops.server.settings import ServerSettings
 
@@ -92,9 +84,11 @@ def test_demo_once_traces_the_support_agent(tmp_path: Path) -> None:
     stored.close()
 
     assert demo.demo_key(db) == key.group(1)  # kept next to the database for the next run
-    api_keys = (f"{key.group(1)}={demo.DEMO_PROJECT}",)
-    settings = ServerSettings(host="127.0.0.1", port=0, db_path=str(db), api_keys=api_keys)
+    # `whyops serve --db demo.db` afterwards: no key configured, none generated, and the
+    # demo's key (stored hashed) still opens the demo's traces.
+    settings = ServerSettings(host="127.0.0.1", port=0, db_path=str(db))
     with start_in_thread(settings) as server:
+        assert server.api_key is None
         traces = {
             trace_id: spans_of(server.base_url, key.group(1), trace_id) for trace_id, _, _ in turns
         }

@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from webdata import post_trace, support_trace, unique
 
 from whyops.cli import main
 from whyops.terminal import nodes_from_json, parse_timestamp_ns
 
-render = pytest.importorskip("whyops.render", reason="whyops.render is not there yet")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -169,3 +167,17 @@ def test_clear_errors_instead_of_tracebacks(server: Any, capsys: Any, monkeypatc
 
     code, _, err = run_cli(capsys, "traces", *args, "--limit", "0")
     assert (code, err.strip()) == (1, "whyops: --limit must be between 1 and 100")
+
+
+def test_control_characters_from_the_server_never_reach_the_terminal(
+    server: Any, capsys: Any
+) -> None:
+    """Names are stored as sent, escapes included; the commands show them, inert."""
+    agent = "\x1b[2J\x07" + unique("esc")
+    trace = post_trace(server.base_url, server.api_key, support_trace(agent))
+    args = ("--base-url", server.base_url, "--api-key", server.api_key)
+    for argv in (("show", trace.trace_id, *args), ("traces", *args, "--limit", "100")):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 0, err
+        assert "\x1b[2J" not in out and "\x07" not in out
+        assert "\\x1b[2J" in out, out

@@ -33,16 +33,27 @@ def normalize_agent_metadata(value: object) -> dict[str, Any]:
             f"got {type(value).__name__}"
         )
     _reject_unknown("agent_metadata", value, TOP_LEVEL_FIELDS)
-    prompt = value.get("systemPrompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise AgentMetadataError("agent_metadata.systemPrompt: required, a non-empty string")
+    prompt = _required_text("agent_metadata.systemPrompt", value.get("systemPrompt"))
     normalized: dict[str, Any] = {"systemPrompt": prompt, "tools": _tools(value.get("tools"))}
     description = value.get("description")
     if description is not None:
         if not isinstance(description, str):
-            raise AgentMetadataError("agent_metadata.description: expected a string")
+            raise AgentMetadataError(
+                f"agent_metadata.description: must be a string, got {type(description).__name__}"
+            )
         normalized["description"] = description
     return normalized
+
+
+def _required_text(path: str, value: object) -> str:
+    """A required non-blank string; the message says what was wrong with what was given."""
+    if value is None:
+        raise AgentMetadataError(f"{path}: required, a non-empty string")
+    if not isinstance(value, str):
+        raise AgentMetadataError(f"{path}: must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise AgentMetadataError(f"{path}: must not be empty")
+    return value
 
 
 def version_hash(metadata: Mapping[str, Any]) -> str:
@@ -73,12 +84,12 @@ def _tool(path: str, tool: object) -> dict[str, str]:
             f"{path}: expected a mapping with a name, got {type(tool).__name__}"
         )
     _reject_unknown(path, tool, TOOL_FIELDS)
-    name = tool.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise AgentMetadataError(f"{path}.name: required, a non-empty string")
+    name = _required_text(f"{path}.name", tool.get("name"))
     description = tool.get("description")
     if description is not None and not isinstance(description, str):
-        raise AgentMetadataError(f"{path}.description: expected a string")
+        raise AgentMetadataError(
+            f"{path}.description: must be a string, got {type(description).__name__}"
+        )
     return {
         "name": name,
         "inputSchema": _schema(f"{path}.inputSchema", tool.get("inputSchema")),

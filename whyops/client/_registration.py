@@ -4,6 +4,9 @@ The first event (or the first patched client) starts one daemon thread that regi
 agent. Events built meanwhile wait in a small list and are handed to the tracer, in order,
 as soon as registration is over, successful or not, so the server never sees an event
 of an agent that is about to register. The caller only ever appends to a list.
+At exit, events still held (registration stuck on a backend that never answers) are
+handed to the tracer before its final flush, so they are sent or counted, never lost
+silently.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from whyops import _context
+from whyops import _context, _tracer
 
 from ._init import InitFlight
 
@@ -43,6 +46,14 @@ def wait_for_registration(timeout: float | None = 5.0) -> bool:
         if not registration.wait(left):
             return False
     return True
+
+
+def _release_all_at_exit() -> None:
+    for registration in list(_STARTED):
+        registration.release_at_exit()
+
+
+_tracer.get_tracer().before_exit(_release_all_at_exit)
 
 
 class Registration:
@@ -121,6 +132,17 @@ class Registration:
                 exc,
             )
         finally:
+            self._release()
+
+    def release_at_exit(self) -> None:
+        """Hand held events on unregistered: the process is exiting, registration is stuck."""
+        if self._held and self._pid == os.getpid():
+            logger.warning(
+                "whyops: registering agent %r did not finish before exit; sending its %d "
+                "held events unregistered",
+                self._agent,
+                len(self._held),
+            )
             self._release()
 
     def _release(self) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 import attrs
+
+from whyops._config import url_problem
 
 from ._errors import ConfigurationError
 
@@ -95,9 +96,7 @@ def _url(field: str, value: str | None) -> str:
     if not value or not value.strip():
         return ""
     url = value.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"{field}: {value!r} is not an absolute http(s) URL")
-    if parts.query or parts.fragment:
-        raise ConfigurationError(f"{field}: {value!r} must not carry a query or fragment")
+    problem = url_problem(url)
+    if problem:
+        raise ConfigurationError(f"{field}: {problem}")
     return url

@@ -19,11 +19,16 @@ __all__ = ["ExportResult", "Exporter", "Processor", "freeze"]
 
 @attrs.frozen(slots=True)
 class ExportResult:
-    """The outcome of one ``export`` call: the batch was accepted, or it is lost."""
+    """The outcome of one ``export`` call: the batch was accepted, or it is lost.
+
+    ``dropped``: records of an accepted batch that were left out (they could not be
+    encoded); the processor counts them as dropped, not delivered.
+    """
 
     ok: bool
     retries: int = 0
     error: str | None = None
+    dropped: int = 0
 
 
 ExportResult.SUCCESS = ExportResult(ok=True)  # type: ignore[attr-defined]

@@ -209,9 +209,9 @@ class BatchProcessor:
                 log_internal_error("freeze")
         result = _call_exporter(self.exporter, records) if records else ExportResult(ok=True)
         self._retried += result.retries
-        lost = len(batch) - len(records) if result.ok else len(batch)
+        lost = len(batch) - len(records) + result.dropped if result.ok else len(batch)
         if result.ok:
-            self._delivered += len(records)
+            self._delivered += len(records) - result.dropped
         if lost:
             with self._counter_lock:
                 self._dropped += lost
@@ -243,7 +243,8 @@ class InlineProcessor:
 
     def submit(self, item: Any) -> None:
         try:
-            ok = self.exporter.export([freeze(item)]).ok
+            result = self.exporter.export([freeze(item)])
+            ok = result.ok and not result.dropped
         except Exception:
             log_internal_error(f"{type(self.exporter).__name__}.export")
             ok = False

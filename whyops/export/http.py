@@ -25,7 +25,7 @@ import attrs
 from whyops._config import DEFAULT_LIMITS, Limits
 from whyops._errors import log_internal_error, warn_once
 from whyops._version import __version__
-from whyops._wirejson import encode_batch
+from whyops._wirejson import encode_batch, encode_records
 from whyops.export import ExportResult
 from whyops.models import Record
 
@@ -148,7 +148,9 @@ class HttpExporter:
         return self._client
 
     def export(self, records: Sequence[Record]) -> ExportResult:
-        body = encode_events(records, self.limits, self.default_agent_name)
+        body, failed = encode_records(records, self.limits, self.default_agent_name)
+        if failed == len(records):
+            return ExportResult(ok=True, dropped=failed)
         if len(body) > self.max_body_bytes and len(records) > 1:
             return self._split(records)
         result = self._post(build_request(self.analyse_url, self.api_key, body), len(records))
@@ -158,7 +160,7 @@ class HttpExporter:
             self._report_loss(
                 Outcome("drop", None, "HTTP 413: event larger than the server accepts"), 1
             )
-        return result
+        return attrs.evolve(result, dropped=failed) if failed else result
 
     def _split(self, records: Sequence[Record], retries: int = 0) -> ExportResult:
         """Halve a batch too large for one request; the result is ok only if both halves are."""
@@ -168,6 +170,7 @@ class HttpExporter:
             ok=first.ok and second.ok,
             retries=retries + first.retries + second.retries,
             error=first.error or second.error,
+            dropped=first.dropped + second.dropped,
         )
 
     def _post(self, request: Request, count: int) -> ExportResult:

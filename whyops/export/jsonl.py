@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 
 from whyops._config import DEFAULT_LIMITS, Limits
+from whyops._errors import warn_once
 from whyops.export import ExportResult
 from whyops.models import Record
 from whyops.wire import to_events
@@ -24,14 +25,30 @@ class JsonlExporter:
         self._lock = threading.Lock()
 
     def export(self, records: Sequence[Record]) -> ExportResult:
-        lines = [
-            json.dumps(event, ensure_ascii=False, default=str)
-            for record in records
-            for event in to_events(record, self.limits)
-        ]
+        lines: list[str] = []
+        failed = 0
+        for record in records:
+            try:  # per record: one that json refuses must not cost the others
+                lines.extend(_lines(record, self.limits))
+            except Exception as exc:
+                failed += 1
+                warn_once(
+                    "jsonl-encode",
+                    "whyops: a record could not be written as JSON (%s: %s); it is dropped "
+                    "and counted in the DeliveryReport",
+                    type(exc).__name__,
+                    exc,
+                )
         with self._lock, open(self.path, "a", encoding="utf-8") as out:
-            out.write("".join(line + "\n" for line in lines))
-        return ExportResult(ok=True)
+            out.write("".join(lines))
+        return ExportResult(ok=True, dropped=failed)
 
     def shutdown(self) -> None:
         pass
+
+
+def _lines(record: Record, limits: Limits) -> list[str]:
+    return [
+        json.dumps(event, ensure_ascii=False, default=str) + "\n"
+        for event in to_events(record, limits)
+    ]

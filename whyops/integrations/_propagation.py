@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
+from whyops._ids import ID_PATTERN
+
 TRACE_ID = "X-Trace-ID"
 THREAD_ID = "X-Thread-ID"
 PARENT_SPAN_ID = "X-Parent-Span-ID"
@@ -22,9 +24,8 @@ TRACEPARENT = "traceparent"
 #: Header names, lowercased, that this module reads and writes.
 HEADER_NAMES = tuple(h.lower() for h in (TRACE_ID, THREAD_ID, PARENT_SPAN_ID, EXTERNAL_USER_ID))
 
-# WhyOps accepts trace ids of 1-128 characters; control characters and spaces never
-# belong in one and would corrupt log lines and URLs, so such values are ignored.
-_ID = re.compile(r"[\x21-\x7e]{1,128}")
+# Ids that break the WhyOps id rule (1-128 printable characters, no spaces) are ignored.
+_ID = ID_PATTERN
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 _W3C_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from http import HTTPStatus
+from typing import Generic, TypeVar
 
 from whyops import _tracer
 from whyops._context import current_trace_id, trace_context
@@ -18,12 +19,29 @@ from whyops._span import Span
 from whyops.integrations._propagation import RemoteContext
 from whyops.models import SpanKind
 
-__all__ = ["RequestTrace"]
+__all__ = ["Middleware", "RequestTrace"]
+
+App = TypeVar("App")
 
 METHOD = "http.request.method"
 PATH = "url.path"
 ROUTE = "http.route"
 STATUS_CODE = "http.response.status_code"
+
+
+class Middleware(Generic[App]):
+    """What the ASGI and WSGI middleware share: the wrapped app and the options."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        agent_name: str | None = None,
+        exclude_paths: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        self.agent_name = agent_name
+        self.exclude_paths = frozenset(exclude_paths)
 
 
 class RequestTrace:

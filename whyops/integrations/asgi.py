@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from whyops.integrations._propagation import extract_from_pairs
-from whyops.integrations._request import RequestTrace
+from whyops.integrations._request import Middleware, RequestTrace
 
 __all__ = ["WhyOpsMiddleware"]
 
@@ -29,23 +29,12 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class WhyOpsMiddleware:
+class WhyOpsMiddleware(Middleware[ASGIApp]):
     """Trace every HTTP request of the wrapped ASGI app (websockets and lifespan pass through).
 
     ``agent_name`` names the agent of traces started here (default: the configured one).
     ``exclude_paths`` are served untraced (health checks, metrics).
     """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        agent_name: str | None = None,
-        exclude_paths: tuple[str, ...] = (),
-    ) -> None:
-        self.app = app
-        self.agent_name = agent_name
-        self.exclude_paths = frozenset(exclude_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http" or scope.get("path") in self.exclude_paths:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from whyops.integrations._propagation import extract_from_environ
-from whyops.integrations._request import RequestTrace
+from whyops.integrations._request import Middleware, RequestTrace
 
 __all__ = ["ROUTE_KEY", "WhyOpsWSGIMiddleware", "instrument_flask"]
 
@@ -31,23 +31,12 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
-class WhyOpsWSGIMiddleware:
+class WhyOpsWSGIMiddleware(Middleware[WSGIApp]):
     """Trace every request of the wrapped WSGI app.
 
     ``agent_name`` names the agent of traces started here (default: the configured one).
     ``exclude_paths`` are served untraced.
     """
-
-    def __init__(
-        self,
-        app: WSGIApp,
-        *,
-        agent_name: str | None = None,
-        exclude_paths: tuple[str, ...] = (),
-    ) -> None:
-        self.app = app
-        self.agent_name = agent_name
-        self.exclude_paths = frozenset(exclude_paths)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO") or "/")

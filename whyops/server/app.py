@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,7 +15,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from whyops.server import collector, readapi
+from whyops.server import collector, proxy, readapi, simulator
 from whyops.server.recorder import Recorder
 from whyops.server.settings import ServerSettings
 from whyops.server.store import Store, bootstrap_keys
@@ -26,27 +24,11 @@ log = logging.getLogger("whyops.server")
 WEB_DIR = Path(__file__).parent / "web"
 
 
-def _optional(module: str) -> Any | None:
-    """Import a part of the server that may not be installed (yet): None when missing."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
-
-
 def _proxy_routes() -> list[BaseRoute]:
-    proxy = _optional("whyops.server.proxy")
-    if proxy is None or not hasattr(proxy, "routes"):
-        return []
     return list(proxy.routes())
 
 
 def _simulator_routes() -> list[BaseRoute]:
-    simulator = _optional("whyops.server.simulator")
-    if simulator is None or not hasattr(simulator, "create_app"):
-        return []
     return [Mount("/simulator", app=simulator.create_app())]
 
 
@@ -100,12 +82,10 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 async def _close_proxy(app: Starlette) -> None:
-    proxy = _optional("whyops.server.proxy")
-    if proxy is not None and hasattr(proxy, "aclose"):
-        try:
-            await proxy.aclose(app)
-        except Exception:
-            log.exception("closing the proxy's upstream client failed")
+    try:
+        await proxy.aclose(app)
+    except Exception:
+        log.exception("closing the proxy's upstream client failed")
 
 
 def create_app(settings: ServerSettings) -> Starlette:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
+import functools
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
 
 from whyops.server.store.keys import hash_key
 from whyops.server.store.rows import Project
 
-__all__ = ["Project", "authenticate", "extract_key", "unauthorized"]
+__all__ = ["Project", "authenticate", "authenticated", "extract_key", "unauthorized"]
+
+Handler = Callable[[Request, Project], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def extract_key(conn: HTTPConnection) -> str | None:
@@ -34,3 +40,22 @@ async def authenticate(request: HTTPConnection) -> Project | None:
 def unauthorized(request: HTTPConnection, **extra: object) -> JSONResponse:
     reason = "Invalid API key" if extract_key(request) else "Authentication required"
     return JSONResponse({**extra, "error": f"Unauthorized: {reason}"}, status_code=401)
+
+
+def authenticated(**refusal: object) -> Callable[[Handler], Endpoint]:
+    """Turn ``handler(request, project)`` into an endpoint that answers 401 without a valid key.
+
+    ``refusal`` adds fields to the 401 body (agent init answers ``"success": false``).
+    """
+
+    def wrap(handler: Handler) -> Endpoint:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            project = await authenticate(request)
+            if project is None:
+                return unauthorized(request, **refusal)
+            return await handler(request, project)
+
+        return endpoint
+
+    return wrap

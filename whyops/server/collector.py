@@ -15,8 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from whyops.server.agent_schema import parse_agent_init
-from whyops.server.auth import authenticate, unauthorized
+from whyops.server.auth import Project, authenticated
 from whyops.server.bodies import BodyError, read_body, read_json
+from whyops.server.headers import header_text
 from whyops.server.intake import Batch, Intake, Refused
 from whyops.server.settings import ServerSettings
 from whyops.server.store import Store, WriterClosedError
@@ -36,11 +37,9 @@ def _unavailable() -> JSONResponse:
     return JSONResponse({"error": "Service Unavailable: the server is shutting down"}, 503)
 
 
-async def init_agent(request: Request) -> Response:
+@authenticated(success=False)
+async def init_agent(request: Request, project: Project) -> Response:
     """``POST /api/entities/init`` and ``POST /v1/agents/init``."""
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request, success=False)
     try:
         body = await read_json(request, _settings(request).max_body_bytes)
     except BodyError as exc:
@@ -68,14 +67,13 @@ def _validation_failed(details: list[dict[str, str]]) -> JSONResponse:
     return JSONResponse({"error": "Validation failed", "details": details}, 400)
 
 
-async def _accept(request: Request, forced_type: str | None = None) -> Batch | Response:
-    """Authenticate, read, then parse, validate and store a batch; a Response: refused."""
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
+async def _accept(
+    request: Request, project: Project, forced_type: str | None = None
+) -> Batch | Response:
+    """Read, then parse, validate and store a batch; a Response: refused."""
     settings = _settings(request)
     issues = Issues()
-    header_user = request.headers.get("x-external-user-id")
+    header_user = header_text(request.headers, "x-external-user-id")
     if header_user is not None:
         header_user = check_string(header_user, "X-External-User-Id", issues, max_len=255)
     if issues:
@@ -101,9 +99,10 @@ async def _accept(request: Request, forced_type: str | None = None) -> Batch | R
     return outcome.response() if isinstance(outcome, Refused) else outcome
 
 
-async def ingest(request: Request) -> Response:
+@authenticated()
+async def ingest(request: Request, project: Project) -> Response:
     """``POST /api/events/ingest``: 202 once the whole batch is committed."""
-    outcome = await _accept(request)
+    outcome = await _accept(request, project)
     if isinstance(outcome, Response):
         return outcome
     payload = {"success": True, "accepted": True, "queuedCount": outcome.items}
@@ -118,17 +117,19 @@ def _per_item(batch: Batch) -> Any:
     return by_item[0]
 
 
-async def create_events(request: Request) -> Response:
+@authenticated()
+async def create_events(request: Request, project: Project) -> Response:
     """``POST /api/events``: synchronous, 201 with per-event results (saved/skipped)."""
-    outcome = await _accept(request)
+    outcome = await _accept(request, project)
     if isinstance(outcome, Response):
         return outcome
     return JSONResponse(_per_item(outcome), 201)
 
 
-async def tool_result(request: Request) -> Response:
+@authenticated()
+async def tool_result(request: Request, project: Project) -> Response:
     """``POST /api/events/tool-result``: a ``tool_call_response`` without ``eventType``."""
-    outcome = await _accept(request, forced_type="tool_call_response")
+    outcome = await _accept(request, project, forced_type="tool_call_response")
     if isinstance(outcome, Response):
         return outcome
     return JSONResponse(_per_item(outcome), 201)

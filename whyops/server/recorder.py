@@ -86,6 +86,11 @@ class Recorder:
         else:
             self._count(recorded=len(outcome))
 
+    def counts(self) -> tuple[int, int]:
+        """``(recorded, failed)`` events so far, read together."""
+        with self._lock:
+            return self.recorded, self.failed
+
     def _count(self, recorded: int = 0, failed: int = 0) -> None:
         with self._lock:
             self.recorded += recorded

@@ -19,6 +19,7 @@ import attrs
 import uvicorn
 
 from whyops.server.app import create_app
+from whyops.server.dblock import DatabaseInUseError, DatabaseLock, acquire
 from whyops.server.settings import ServerSettings, env_defaults
 from whyops.server.store import bootstrap_keys
 from whyops.server.store.schema import SchemaTooNewError
@@ -67,6 +68,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " internet (env WHYOPS_SERVER_SIMULATE)",
     )
     _add_upstream_arguments(parser)
+    _add_limit_arguments(parser)
+    add(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+        help="default info (env WHYOPS_SERVER_LOG_LEVEL)",
+    )
+    add("--access-log", action="store_true", help="log every request")
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
     add("--max-body-bytes", type=int, metavar="N", help="largest request body accepted (413 above)")
     add(
         "--max-batch-events",
@@ -75,11 +87,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="most events in one posted array (413 above)",
     )
     add(
-        "--log-level",
-        choices=("critical", "error", "warning", "info", "debug", "trace"),
-        help="default info (env WHYOPS_SERVER_LOG_LEVEL)",
+        "--max-trace-events",
+        type=int,
+        metavar="N",
+        help="most events the graph and span views load per trace; beyond it they answer"
+        ' "truncated": true (default 100000; env WHYOPS_SERVER_MAX_TRACE_EVENTS)',
     )
-    add("--access-log", action="store_true", help="log every request")
 
 
 def _add_upstream_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,11 +145,30 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _prepare(settings: ServerSettings) -> tuple[ServerSettings, socket.socket, str | None]:
-    sock = _bind(settings)
-    settings = settings.with_port(sock.getsockname()[1])
-    _, generated = bootstrap_keys(settings.db_path, settings.key_specs)
-    return settings, sock, generated
+@attrs.frozen
+class _Prepared:
+    settings: ServerSettings
+    sock: socket.socket
+    generated: str | None
+    lock: DatabaseLock
+
+
+def _prepare(settings: ServerSettings) -> _Prepared:
+    """Lock the database, bind the port, migrate and resolve keys; undo all of it on failure."""
+    lock = acquire(settings.db_path)
+    try:
+        sock = _bind(settings)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        settings = settings.with_port(sock.getsockname()[1])
+        _, generated = bootstrap_keys(settings.db_path, settings.key_specs)
+    except BaseException:
+        sock.close()
+        lock.release()
+        raise
+    return _Prepared(settings, sock, generated, lock)
 
 
 def _config(settings: ServerSettings, *, own_logging: bool, access_log: bool) -> uvicorn.Config:
@@ -156,17 +188,20 @@ def _config(settings: ServerSettings, *, own_logging: bool, access_log: bool) ->
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; everything acknowledged is committed before exit."""
     try:
-        settings, sock, generated = _prepare(settings_from_args(args))
-    except (OSError, ValueError, sqlite3.Error, SchemaTooNewError) as exc:
+        prepared = _prepare(settings_from_args(args))
+    except (OSError, ValueError, sqlite3.Error, SchemaTooNewError, DatabaseInUseError) as exc:
         print(f"whyops serve: {exc}", file=sys.stderr)
         return 2
-    _announce(settings, generated)
+    settings = prepared.settings
+    _announce(settings, prepared.generated)
     try:
         server = _Server(_config(settings, own_logging=True, access_log=bool(args.access_log)))
-        with sock:
-            server.run(sockets=[sock])
+        with prepared.sock:
+            server.run(sockets=[prepared.sock])
     except KeyboardInterrupt:  # interrupted while starting, before the handlers were set
         return 130
+    finally:
+        prepared.lock.release()
     return 0
 
 
@@ -200,12 +235,15 @@ class RunningServer:
     _server: uvicorn.Server
     _thread: threading.Thread
     _sock: socket.socket
+    _lock: DatabaseLock
 
     def stop(self, timeout: float = 30.0) -> None:
         """Graceful stop: finish in-flight requests, commit queued writes, close the port."""
         self._server.should_exit = True
         self._thread.join(timeout)
         self._sock.close()
+        if not self._thread.is_alive():
+            self._lock.release()
 
     def __enter__(self) -> RunningServer:
         return self
@@ -218,7 +256,8 @@ class RunningServer:
 
 def start_in_thread(settings: ServerSettings, *, timeout: float = 30.0) -> RunningServer:
     """Start uvicorn on a thread (port 0 = a free port) and return once it answers."""
-    settings, sock, generated = _prepare(settings)
+    prepared = _prepare(settings)
+    settings, sock, generated = prepared.settings, prepared.sock, prepared.generated
     api_key = generated or (settings.key_specs[0].key if settings.key_specs else None)
     server = uvicorn.Server(_config(settings, own_logging=False, access_log=False))
     thread = threading.Thread(
@@ -230,10 +269,19 @@ def start_in_thread(settings: ServerSettings, *, timeout: float = 30.0) -> Runni
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
             sock.close()
+            thread.join(timeout)
+            prepared.lock.release()
             raise RuntimeError("whyops server failed to start (see the log)")
         time.sleep(0.01)
     return RunningServer(
-        settings.loopback_base_url, api_key, settings.db_path, settings, server, thread, sock
+        settings.loopback_base_url,
+        api_key,
+        settings.db_path,
+        settings,
+        server,
+        thread,
+        sock,
+        prepared.lock,
     )
 
 

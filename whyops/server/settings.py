@@ -15,6 +15,9 @@ ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
 # (hundreds of KiB); the cap protects the process, and is answered with 413.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_BATCH_EVENTS = 10_000
+# The graph and span views load a whole trace into memory; past this many events they answer
+# with the first ones and say so ("truncated": true, "totalEvents").
+DEFAULT_MAX_TRACE_EVENTS = 100_000
 
 
 @attrs.frozen(slots=True)
@@ -52,6 +55,7 @@ class ServerSettings:
     anthropic_api_key: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS
+    max_trace_events: int = DEFAULT_MAX_TRACE_EVENTS
     log_level: str = "info"
 
     @property
@@ -105,6 +109,7 @@ def env_defaults(env: Mapping[str, str] | None = None) -> dict[str, object]:
         "WHYOPS_SERVER_PORT": "port",
         "WHYOPS_SERVER_MAX_BODY_BYTES": "max_body_bytes",
         "WHYOPS_SERVER_MAX_BATCH_EVENTS": "max_batch_events",
+        "WHYOPS_SERVER_MAX_TRACE_EVENTS": "max_trace_events",
     }
     for name, field in numbers.items():
         if env.get(name):

@@ -297,6 +297,8 @@ def _extract_metrics(row: EventRow, content: Any, metadata: dict[str, Any] | Non
     """Typed columns for the read paths; lenient (a bad usage value is just not counted)."""
     if type(content) is dict:
         row.finish_reason = _short_string(content.get("finishReason"))
+        origin = content.get("originSpanId")
+        row.error_echo = row.event_type == "error" and isinstance(origin, str) and bool(origin)
     if not metadata:
         row.is_error = row.event_type == "error"
         return

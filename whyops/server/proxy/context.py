@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 from starlette.datastructures import Headers
 
+from whyops.server.headers import header_text
 from whyops.server.proxy.events import new_trace_id
 
 MAX_ID = 128
@@ -29,22 +30,6 @@ class TraceIds:
     thread_id: str | None
     from_header: bool
     source: str  # "header" | "signature" | "reference" | "new"
-
-
-def header_text(headers: Headers, name: str) -> str | None:
-    """A header's value as sent: UTF-8 when its bytes are valid UTF-8, else latin-1.
-
-    Starlette decodes every header as latin-1, which turns ``é`` sent as UTF-8
-    into ``Ã©``; ``name`` is lower case, as ASGI servers hand names over.
-    """
-    wanted = name.encode("latin-1")
-    for key, raw in headers.raw:
-        if key == wanted:
-            try:
-                return raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return raw.decode("latin-1")
-    return None
 
 
 def _has_control(value: str) -> bool:

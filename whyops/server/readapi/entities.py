@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from whyops.server.auth import authenticate, unauthorized
+from whyops.server.auth import Project, authenticated
 from whyops.server.readapi.common import not_found, read
 from whyops.server.readapi.params import Query
 from whyops.server.readapi.shapes import pagination
@@ -65,10 +65,8 @@ def _agents_page(
     return total, agents
 
 
-async def list_entities(request: Request) -> Response:
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
+@authenticated()
+async def list_entities(request: Request, project: Project) -> Response:
     query = Query(request)
     page = query.integer("page", 1, 1, 1_000_000)
     count = query.integer("count", 20, 1, 100)
@@ -96,10 +94,8 @@ def _agent_detail(
     return {**_agent_json(row, latest), "versions": versions}
 
 
-async def get_entity(request: Request) -> Response:
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
+@authenticated()
+async def get_entity(request: Request, project: Project) -> Response:
     agent = await read(request, _agent_detail, project.id, request.path_params["entity_id"])
     if agent is None:
         return not_found("Agent")

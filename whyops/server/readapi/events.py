@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from whyops.server.auth import authenticate, unauthorized
+from whyops.server.auth import Project, authenticated
 from whyops.server.readapi.common import read
 from whyops.server.readapi.params import Query
 from whyops.server.readapi.shapes import (
@@ -18,10 +18,8 @@ from whyops.server.readapi.shapes import (
 from whyops.server.store import queries
 
 
-async def list_events(request: Request) -> Response:
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
+@authenticated()
+async def list_events(request: Request, project: Project) -> Response:
     query = Query(request)
     limit = query.integer("limit", 100, 1, 200)
     offset = query.integer("offset", 0, 0, 2**31)
@@ -46,10 +44,8 @@ async def list_events(request: Request) -> Response:
     )
 
 
-async def get_event(request: Request) -> Response:
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
+@authenticated()
+async def get_event(request: Request, project: Project) -> Response:
     query = Query(request)
     include = query.includes("include")
     content, metadata = "content" in include, "metadata" in include

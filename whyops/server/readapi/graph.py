@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from whyops.server.auth import authenticate, unauthorized
+from whyops.server.auth import Project, authenticated
 from whyops.server.readapi.common import not_found, read
 from whyops.server.readapi.toolcalls import Call, calls_of, link_tool_calls
 from whyops.server.readapi.tracedata import LoadedTrace, load_trace
@@ -98,12 +98,11 @@ def build_graph(loaded: LoadedTrace) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges}
 
 
-async def get_graph(request: Request) -> Response:
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
+@authenticated()
+async def get_graph(request: Request, project: Project) -> Response:
     trace_id = request.path_params["thread_id"]
-    loaded = await read(request, load_trace, project.id, trace_id)
+    cap = request.app.state.settings.max_trace_events
+    loaded = await read(request, load_trace, project.id, trace_id, max_events=cap)
     if loaded is None:
         return not_found("Thread")
-    return JSONResponse({"threadId": trace_id, "graph": build_graph(loaded)})
+    return JSONResponse({"threadId": trace_id, "graph": build_graph(loaded), **loaded.cut()})

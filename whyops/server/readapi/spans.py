@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from whyops.server.auth import authenticate, unauthorized
+from whyops.server.auth import Project, authenticated
 from whyops.server.readapi.common import not_found, read
 from whyops.server.readapi.spanparts import span_fields
 from whyops.server.readapi.tracedata import LoadedTrace, load_trace
@@ -83,11 +83,11 @@ def build_spans(loaded: LoadedTrace) -> dict[str, Any]:
     }
 
 
-async def get_spans(request: Request) -> Response:
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
-    loaded = await read(request, load_trace, project.id, request.path_params["trace_id"])
+@authenticated()
+async def get_spans(request: Request, project: Project) -> Response:
+    cap = request.app.state.settings.max_trace_events
+    trace_id = request.path_params["trace_id"]
+    loaded = await read(request, load_trace, project.id, trace_id, max_events=cap)
     if loaded is None:
         return not_found("Trace")
-    return JSONResponse(build_spans(loaded))
+    return JSONResponse({**build_spans(loaded), **loaded.cut()})

@@ -7,7 +7,7 @@ import sqlite3
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from whyops.server.auth import authenticate, unauthorized
+from whyops.server.auth import Project, authenticated
 from whyops.server.readapi.common import not_found, read
 from whyops.server.readapi.params import Query
 from whyops.server.readapi.shapes import (
@@ -26,10 +26,8 @@ DEFAULT_EVENT_LIMIT = 1000
 MAX_EVENT_LIMIT = 10_000
 
 
-async def list_threads(request: Request) -> Response:
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
+@authenticated()
+async def list_threads(request: Request, project: Project) -> Response:
     query = Query(request)
     page = query.integer("page", 1, 1, 1_000_000)
     count = query.integer("count", 20, 1, 100)
@@ -77,10 +75,8 @@ def _thread_detail(
     return trace, rows
 
 
-async def get_thread(request: Request) -> Response:
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
+@authenticated()
+async def get_thread(request: Request, project: Project) -> Response:
     query = Query(request)
     limit = query.integer("eventLimit", DEFAULT_EVENT_LIMIT, 1, MAX_EVENT_LIMIT)
     offset = query.integer("eventOffset", 0, 0, 2**31)

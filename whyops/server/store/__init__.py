@@ -14,7 +14,7 @@ from whyops.server.store.agents import init_agent
 from whyops.server.store.checkpoint import Checkpointer
 from whyops.server.store.connection import open_reader, open_writer
 from whyops.server.store.ingest import insert_events
-from whyops.server.store.keys import resolve_keys
+from whyops.server.store.keys import resolve_keys, store_key
 from whyops.server.store.rows import EventResult, EventRow, InitOutcome, Project
 from whyops.server.store.schema import migrate
 from whyops.server.store.writer import Writer, WriterClosedError, WriterState
@@ -27,6 +27,7 @@ __all__ = [
     "Store",
     "WriterClosedError",
     "bootstrap_keys",
+    "remember_key",
 ]
 
 T = TypeVar("T")
@@ -38,6 +39,17 @@ def bootstrap_keys(path: str, specs: Sequence[KeySpec]) -> tuple[dict[str, Proje
     try:
         migrate(conn)
         return resolve_keys(conn, specs)
+    finally:
+        conn.close()
+
+
+def remember_key(path: str, key: str, project_name: str) -> None:
+    """Store ``key`` (hashed) in the database at ``path``: a plain ``whyops serve`` of that
+    file then accepts it, for ``project_name``'s traces."""
+    conn = open_writer(path)
+    try:
+        migrate(conn)
+        store_key(conn, key, project_name)
     finally:
         conn.close()
 
@@ -75,6 +87,10 @@ class Store:
     @property
     def commits(self) -> int:
         return self._writer.commits
+
+    @property
+    def queued_writes(self) -> int:
+        return self._writer.queued
 
     def read(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``query(conn, ...)`` on this thread's reader connection."""

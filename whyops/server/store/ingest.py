@@ -66,7 +66,8 @@ def insert_events(
     for trace_id, indices in _by_trace(rows).items():
         trace_rows = [rows[i] for i in indices]
         seen = _existing_keys(conn, project_id, trace_id, trace_rows)
-        fresh: list[tuple[int, EventRow]] = []
+        fresh: list[EventRow] = []
+        params: list[tuple[object, ...]] = []  # built once, in the pass that assigns ids
         for index, row in zip(indices, trace_rows, strict=True):
             key = row.idempotency_key
             if key is not None and key in seen:
@@ -76,9 +77,10 @@ def insert_events(
             if key is not None:
                 seen[key] = result
             results[index] = result
-            fresh.append((index, row))
+            fresh.append(row)
+            params.append(_event_params(project_id, row, result, created_at))
         if fresh:
-            _write_trace(conn, state, project_id, trace_id, fresh, results, created_at, stamp_us)
+            _write_trace(conn, state, project_id, trace_id, fresh, params, created_at, stamp_us)
     return [r for r in results if r is not None]
 
 
@@ -148,23 +150,18 @@ def _write_trace(
     state: WriterState,
     project_id: str,
     trace_id: str,
-    fresh: list[tuple[int, EventRow]],
-    results: list[EventResult | None],
+    fresh: list[EventRow],
+    params: list[tuple[object, ...]],
     created_at: str,
     stamp_us: int,
 ) -> None:
-    first_row = fresh[0][1]
+    first_row = fresh[0]
     agent_id, version_id = resolve_agent(
         conn, state, project_id, first_row.agent_name, first_row.raw_metadata
     )
-    for _, row in fresh:  # every agent named is registered; the trace binds to the first
+    for row in fresh:  # every agent named is registered; the trace binds to the first
         if row.agent_name != first_row.agent_name:
             resolve_agent(conn, state, project_id, row.agent_name, row.raw_metadata)
-    params = []
-    for index, row in fresh:
-        result = results[index]
-        assert result is not None
-        params.append(_event_params(project_id, row, result, created_at))
     conn.executemany(_INSERT_EVENT, params)
     conn.execute(
         _UPSERT_TRACE,
@@ -191,21 +188,21 @@ def _trace_params(
     trace_id: str,
     agent_id: str,
     version_id: str,
-    fresh: list[tuple[int, EventRow]],
+    fresh: list[EventRow],
     created_at: str,
     stamp_us: int,
 ) -> tuple[object, ...]:
     """The trace row's share of this batch: one pass over the new events."""
-    first = last = fresh[0][1]
+    first = last = fresh[0]
     errors = calls = prompt = completion = total = cache_read = cache_created = 0
     latency = 0.0
     thread = user = model = None
-    for _, row in fresh:
+    for row in fresh:
         if row.ts_us < first.ts_us:
             first = row
         if row.ts_us > last.ts_us:
             last = row
-        errors += row.is_error
+        errors += row.is_error and not row.error_echo
         thread = thread or row.thread_id
         user = user or row.external_user_id
         if row.event_type in _LLM_TYPES:
@@ -218,7 +215,7 @@ def _trace_params(
             latency += row.latency_ms or 0
             model = row.model or model
     return (
-        project_id, trace_id, fresh[0][1].agent_name, agent_id, version_id, thread, user,
+        project_id, trace_id, fresh[0].agent_name, agent_id, version_id, thread, user,
         first.ts, first.ts_us, last.ts, last.ts_us, len(fresh), errors, prompt, completion,
         total, cache_read, cache_created, latency, calls, model, created_at, created_at,
         stamp_us,

@@ -77,3 +77,21 @@ def _stored_keys(conn: sqlite3.Connection) -> tuple[dict[str, Project], str | No
         (hash_key(key), project.id, key[:12], now_iso()),
     )
     return {hash_key(key): project}, key
+
+
+def store_key(conn: sqlite3.Connection, key: str, project_name: str) -> Project:
+    """Keep ``key`` (hashed) for ``project_name``, so later starts without configured keys
+    accept it; a key stored already keeps its project."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        project = _project(conn, project_name)
+        conn.execute(
+            "INSERT OR IGNORE INTO api_keys (key_hash, project_id, prefix, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (hash_key(key), project.id, key[:12], now_iso()),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return project

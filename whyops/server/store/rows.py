@@ -38,6 +38,9 @@ class EventRow:
     latency_ms: float | None = None
     finish_reason: str | None = None
     is_error: bool = False
+    # An ``error`` event restating an exception recorded in an inner span (content
+    # ``originSpanId``): the span failed, but the exception is counted once, where it began.
+    error_echo: bool = False
     # The parsed metadata, kept for auto-creating an unknown agent (never stored as is).
     raw_metadata: dict[str, Any] | None = None
 

@@ -82,6 +82,11 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="whyops-store-writer", daemon=True)
         self._thread.start()
 
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for the writer thread (approximate, for monitoring)."""
+        return self._queue.qsize()
+
     def submit(self, job: Callable[[sqlite3.Connection, WriterState], T]) -> Future[T]:
         """Queue ``job``; the future resolves once its transaction committed."""
         future: Future[T] = Future()
