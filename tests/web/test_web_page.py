@@ -361,3 +361,19 @@ def test_the_page_asks_for_a_key_and_keeps_it(server: Any, page: Any) -> None:
     expect(page.locator("h1")).to_have_text("Traces")
     page.reload()
     expect(page.locator("h1")).to_have_text("Traces")
+
+
+def test_a_trace_cut_at_the_servers_cap_says_so(page: Any, tmp_path: Any) -> None:
+    from whyops.server.run import start_in_thread
+    from whyops.server.settings import ServerSettings
+
+    settings = ServerSettings(port=0, db_path=str(tmp_path / "cap.db"), max_trace_events=5)
+    with start_in_thread(settings) as small:
+        trace = support_trace(unique("capped"))
+        events = trace_events(trace)
+        assert len(events) > 5
+        post_events(small.base_url, str(small.api_key), events)
+        open_page(page, small, f"/trace/{trace.trace_id}")
+        expect(page.locator(".trace-body")).to_contain_text(
+            f"only the first 5 of {len(events)} events"
+        )

@@ -23,7 +23,7 @@ export async function renderTrace(root, traceId, lifecycle) {
     if (seen !== null && stamp === seen) return;
     const spans = await getSpans(traceId);
     if (summary) fillSummary(chips, summary);
-    view.update(spans.spans ?? spans);
+    view.update(spans.spans ?? spans, spans.truncated ? spans : null);
     seen = stamp;
   };
   try {
@@ -71,8 +71,10 @@ class TraceView {
     this.collapsed = null;
   }
 
-  update(rawSpans) {
-    const signature = rawSpans.map((s) => `${s.id}:${s.end ?? ""}:${s.status ?? ""}`).join(",");
+  /** `cut`: the response when the server loaded only the trace's first events (`truncated`). */
+  update(rawSpans, cut = null) {
+    const spansSignature = rawSpans.map((s) => `${s.id}:${s.end ?? ""}:${s.status ?? ""}`).join(",");
+    const signature = `${spansSignature}|${cut ? cut.totalEvents : ""}`;
     if (signature === this.signature) return;
     this.signature = signature;
     this.tree = buildTree(rawSpans);
@@ -81,7 +83,7 @@ class TraceView {
     if (!this.tree.spans.length) {
       clear(this.detail).appendChild(message("This trace has no spans yet."));
     }
-    this.count.textContent = `${this.tree.spans.length} spans`;
+    this.count.textContent = `${this.tree.spans.length} spans` + cutNote(cut);
     this.axis.replaceWith((this.axis = timeAxis(this.tree.bounds)));
     this.refreshRows();
     if (!this.selectedId && this.tree.roots.length) this.select(this.tree.roots[0].id);
@@ -265,4 +267,12 @@ function timeAxis(bounds) {
     ),
   );
   return h("div", { className: "axis" }, ticks);
+}
+
+/** Says the tree stops early: the server loads at most --max-trace-events events of a trace. */
+function cutNote(cut) {
+  if (!cut) return "";
+  const loaded = Number(cut.loadedEvents ?? 0).toLocaleString("en-US");
+  const total = Number(cut.totalEvents ?? 0).toLocaleString("en-US");
+  return ` · only the first ${loaded} of ${total} events`;
 }
