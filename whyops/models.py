@@ -105,9 +105,27 @@ class SpanRecord:
 
 @attrs.frozen(slots=True)
 class EventRecord:
-    """A WhyOps wire event built by the client's trace builder, ready to send."""
+    """A WhyOps wire event built by the client's trace builder.
 
-    payload: Mapping[str, Any]
+    ``draft`` is the event as built (``EventRecord(payload)`` takes it as is). The trace
+    builder leaves the ``timestamp``, ``idempotencyKey`` and ``spanId`` it would generate
+    as ``None`` in it, and records the call's ``time_ns`` and 192 ``random_bits`` instead:
+    formatting them is left to the flusher thread. A record always gives the same
+    :attr:`payload`, so a retried or re-split batch keeps its idempotency keys.
+    """
+
+    draft: Mapping[str, Any] = attrs.field(alias="payload")
+    time_ns: int | None = None
+    random_bits: int | None = None
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """The wire event, with the generated fields filled in."""
+        if self.time_ns is None and self.random_bits is None:
+            return self.draft
+        from whyops.wire import complete_event
+
+        return complete_event(self)
 
 
 Record = SpanRecord | EventRecord

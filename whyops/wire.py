@@ -9,12 +9,13 @@ imported on first use.
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
-from whyops._capture import to_json_safe
+from whyops._capture import _INT_MAX, _INT_MIN, _SECRET_VALUE, is_secret_key, to_json_safe
 from whyops._config import DEFAULT_LIMITS, Limits
 from whyops._providers import response_summary
 from whyops.models import (
@@ -30,7 +31,9 @@ from whyops.models import (
 
 __all__ = [
     "DEFAULT_AGENT_NAME",
+    "complete_event",
     "error_content",
+    "idempotency_key",
     "iso_timestamp",
     "manual_event",
     "thinking_content",
@@ -42,6 +45,10 @@ __all__ = [
 DEFAULT_AGENT_NAME = "default"
 
 _second_cache: tuple[int, str] = (-1, "")
+# uuid4 layout applied to 128 random bits, as ``uuid.UUID(int=..., version=4)`` does.
+_UUID4_CLEAR = (2**128 - 1) & ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+_SPAN_MASK = 2**64 - 1
 # Plain strings for enum members: ``Enum.value`` is a slow descriptor on the flusher's path.
 _KIND = {kind: kind.value for kind in SpanKind}
 _STATUS = {status: status.value for status in Status}
@@ -103,11 +110,106 @@ def manual_event(payload: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) ->
     return safe if isinstance(safe, dict) else {"content": safe}
 
 
+def idempotency_key(bits: int) -> str:
+    """The low 128 of ``bits`` as a uuid4 in its usual text form (version, variant set)."""
+    h = f"{bits & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def complete_event(record: EventRecord) -> dict[str, Any]:
+    """A manual event's payload with the fields it left to generate (``None``) filled in.
+
+    ``timestamp`` comes from the record's ``time_ns``; ``idempotencyKey`` from the low 128
+    of its ``random_bits``, ``spanId`` from the next 64. They derive from the record alone,
+    so every encoding of it (a retry, a split batch) sends the same key.
+    """
+    event = dict(record.draft)
+    if record.time_ns is not None and event.get("timestamp") is None:
+        event["timestamp"] = iso_timestamp(record.time_ns)
+    bits = record.random_bits
+    if bits is not None:
+        if event.get("idempotencyKey") is None:
+            event["idempotencyKey"] = idempotency_key(bits)
+        if event.get("spanId") is None:
+            event["spanId"] = f"{bits >> 128 & _SPAN_MASK or 1:016x}"
+    return event
+
+
 def to_events(record: Record, limits: Limits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
     """The WhyOps events for one record: first, thinking…, then last (or ``error``)."""
     if isinstance(record, EventRecord):
-        return [manual_event(record.payload, limits)]
+        return [_manual_record_event(record, limits)]
     return _SpanEvents(record, limits).build()
+
+
+def _manual_record_event(record: EventRecord, limits: Limits) -> dict[str, Any]:
+    """:func:`manual_event` of the record's payload, without a conversion when it is plain."""
+    if record.time_ns is None and record.random_bits is None:
+        payload: Mapping[str, Any] = record.draft
+        if limits.redact is None and type(payload) is dict and _plain(payload, limits, 0):
+            return payload.copy()
+    else:
+        payload = complete_event(record)
+        if limits.redact is None and _plain(payload, limits, 0):
+            return payload
+    return manual_event(payload, limits)
+
+
+# Keys the trace builder writes; none of them names a secret (computed, not assumed).
+_WIRE_KEYS = frozenset(
+    key
+    for key in [
+        *("eventType", "traceId", "agentName", "spanId", "timestamp", "idempotencyKey"),
+        *("content", "metadata", "stepId", "parentStepId", "externalUserId", "parentSpanId"),
+        *("threadId", "messages", "role", "model", "provider", "usage", "latencyMs"),
+        *("finishReason", "toolCalls", "toolResults", "requestedAt", "respondedAt", "tool"),
+        *("toolName", "output", "input", "type", "thinking", "signature", "message", "status"),
+        *("stack", "name", "arguments", "id", "object", "embeddingCount", "encodingFormat"),
+        *("firstEmbeddingDimensions", "totalTokens", "promptTokens", "completionTokens"),
+    ]
+    if not is_secret_key(key)
+)
+
+
+def _plain(value: dict[str, Any] | list[Any], limits: Limits, depth: int) -> bool:
+    """Whether ``to_json_safe`` would give back ``value`` unchanged (no redaction hook).
+
+    The manual events of the trace builder are plain JSON: checking that is several times
+    cheaper than converting them. Scalars are answered inline, without a call per item.
+    """
+    if depth > limits.max_depth or len(value) > limits.max_items:
+        return False
+    if type(value) is dict:
+        if not _plain_keys(value, limits.mask_secrets):
+            return False
+        items: Iterable[Any] = value.values()
+    else:
+        items = value
+    max_len, mask = limits.max_string_length, limits.mask_secrets
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            size = len(item)
+            if size > max_len or (mask and 8 < size < 512 and _SECRET_VALUE.fullmatch(item)):
+                return False
+        elif kind is int:
+            if not _INT_MIN <= item <= _INT_MAX:
+                return False
+        elif kind is dict or kind is list:
+            if not _plain(item, limits, depth + 1):
+                return False
+        elif not (item is None or kind is bool or (kind is float and math.isfinite(item))):
+            return False
+    return True
+
+
+def _plain_keys(value: dict[Any, Any], mask: bool) -> bool:
+    for key, item in value.items():
+        if key in _WIRE_KEYS:
+            continue
+        if type(key) is not str or (mask and item is not None and is_secret_key(key)):
+            return False
+    return True
 
 
 class _SpanEvents:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from whyops._config import DEFAULT_LIMITS
 from whyops.models import (
     EventRecord,
     ExceptionInfo,
@@ -182,3 +183,63 @@ def test_manual_events_are_made_json_safe_without_raising() -> None:
     payload = {"eventType": "user_message", "content": {"loop": loop, "password": "hunter22"}}
     (event,) = to_events(EventRecord(payload))
     assert event["content"] == {"loop": ["<cycle>"], "password": "[redacted]"}
+
+
+def _draft(content: object) -> dict[str, object]:
+    return {
+        "eventType": "user_message",
+        "traceId": "t",
+        "agentName": "a",
+        "spanId": None,
+        "timestamp": None,
+        "idempotencyKey": None,
+        "content": content,
+    }
+
+
+def test_generated_fields_are_filled_from_the_record_the_same_every_time() -> None:
+    import uuid
+
+    bits = (0xABCD << 128) | 0x1234_5678_9ABC_DEF0_1234_5678_9ABC_DEF0
+    built = EventRecord(_draft({"messages": []}), START, bits)
+    (event,) = to_events(built)
+    assert list(event) == list(_draft(None))  # wire order kept: the slots are filled in place
+    assert event["timestamp"] == iso_timestamp(START)
+    assert event["spanId"] == f"{0xABCD:016x}"
+    key = uuid.UUID(event["idempotencyKey"])
+    assert key.version == 4 and str(key) == event["idempotencyKey"]
+    assert to_events(built) == [event] == [dict(built.payload)]  # a retry sends the same key
+    assert built.draft["idempotencyKey"] is None  # the record itself is never changed
+
+
+def test_options_given_by_the_caller_are_not_overwritten() -> None:
+    draft = {**_draft({}), "spanId": "s1", "timestamp": "2026-01-01T00:00:00.000000Z"}
+    draft["idempotencyKey"] = "k1"
+    (event,) = to_events(EventRecord(draft, START, 12345))
+    assert (event["spanId"], event["timestamp"], event["idempotencyKey"]) == (
+        "s1",
+        "2026-01-01T00:00:00.000000Z",
+        "k1",
+    )
+
+
+def test_plain_manual_events_skip_conversion_with_the_same_result() -> None:
+    from whyops._capture import to_json_safe
+    from whyops._config import Limits
+
+    short = Limits(max_string_length=40, max_items=3, max_depth=3)
+    contents: list[object] = [
+        {"messages": [{"role": "user", "content": "hi", "n": 1, "x": 1.5, "ok": None}]},
+        {"messages": [{"role": "user", "api_key": "hunter22"}]},
+        {"output": "sk-" + "a" * 30, "bearer": None},
+        {"output": "x" * 50},
+        {"output": [1, 2, 3, 4]},
+        {"output": [[[[["deep"]]]]]},
+        {"output": (1, 2), "n": float("nan"), "big": 2**70},
+        {"output": {1: "int key"}},
+    ]
+    for content in contents:
+        for limits in (DEFAULT_LIMITS, short):
+            record_ = EventRecord(_draft(content), START, 99)
+            (event,) = to_events(record_, limits)
+            assert event == to_json_safe(dict(record_.payload), limits), (content, limits)

@@ -61,11 +61,14 @@ def mapping_or_list(name: str, value: object) -> dict[str, Any] | list[Any]:
 
 
 def list_of_mappings(name: str, value: object, *, required_key: str = "") -> list[Any]:
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+    # ``type(...) is`` first: the usual lists and dicts skip the slower ABC checks.
+    if type(value) is not list and (
+        isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence)
+    ):
         raise TypeError(f"{name}: expected a list of dicts, got {type(value).__name__}")
     items = list(value)
     for index, item in enumerate(items):
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             raise TypeError(f"{name}[{index}]: expected a dict, got {type(item).__name__}")
         if required_key and not isinstance(item.get(required_key), str):
             raise ValueError(f"{name}[{index}].{required_key}: required, a string")
@@ -74,14 +77,15 @@ def list_of_mappings(name: str, value: object, *, required_key: str = "") -> lis
 
 def usage(name: str, value: object) -> dict[str, Any]:
     """Token usage in WhyOps' camelCase keys; a misspelt key would be silently ignored."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise TypeError(f"{name}: expected a dict of token counts, got {type(value).__name__}")
     for key, count in value.items():
         if key not in USAGE_KEYS:
             raise ValueError(
                 f"{name}.{key}: unknown; expected one of {', '.join(sorted(USAGE_KEYS))}"
             )
-        integer(f"{name}.{key}", count)
+        if type(count) is not int or count < 0:  # the usual count needs no call
+            integer(f"{name}.{key}", count)
     return dict(value)
 
 

@@ -11,7 +11,7 @@ import attrs
 from whyops import _context
 from whyops._errors import log_internal_error
 from whyops._tracer import get_tracer
-from whyops.models import DeliveryReport, EventRecord
+from whyops.models import DeliveryReport
 
 from ._errors import AgentMetadataError
 from ._init import AgentInfo, InitFlight, plan_init
@@ -56,7 +56,8 @@ class WhyOps:
         self._settings: ClientSettings = settings
         self._metadata = normalize_agent_metadata(agent_metadata)
         self._flight = InitFlight(plan_init(settings, self._metadata))
-        self._registration = Registration(self._flight, _submit, settings.agent_name)
+        submit = get_tracer().submit  # the process's one tracer: bound once, not per event
+        self._registration = Registration(self._flight, submit, settings.agent_name)
         _configure_tracer(settings)
 
     def __repr__(self) -> str:
@@ -147,10 +148,6 @@ class WhyOps:
         if held:
             report = attrs.evolve(report, pending=report.pending + held, timed_out=True)
         return report
-
-
-def _submit(payload: dict[str, Any]) -> None:
-    get_tracer().submit(EventRecord(payload))
 
 
 def _configure_tracer(settings: ClientSettings) -> None:

@@ -1,7 +1,7 @@
 """WhyOps 0.1.1 event payloads, built and checked in the caller (pure, no I/O).
 
 Each ``*_content`` function returns ``(content, metadata)`` for one event type, with the
-exact keys WhyOps 0.1.1 sends. :func:`assemble` adds the common fields. Arguments of the
+exact keys WhyOps 0.1.1 sends. :func:`apply_options` adds the caller's options. Arguments of the
 wrong type or shape raise ``TypeError``/``ValueError`` naming the parameter: an event the
 server would reject must not enter a batch, where it would take valid events down with it.
 Containers are copied one level deep so that appending to a list after the call (the usual
@@ -11,12 +11,8 @@ Containers are copied one level deep so that appending to a list after the call 
 from __future__ import annotations
 
 import datetime as _dt
-import random
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
-
-from whyops._ids import new_span_id
 
 from . import _check as check
 
@@ -42,31 +38,6 @@ class EventOptions(StepOptions, total=False):
 OPTION_NAMES = frozenset(EventOptions.__annotations__)
 
 
-# The formatted second, reused while it lasts: formatting it is most of a timestamp's cost.
-_second: tuple[int, str] = (-1, "")
-# uuid4 layout applied to 128 random bits (as uuid.UUID(version=4) does), without the
-# os.urandom call: an idempotency key must be unique, not unguessable.
-_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
-_UUID4_SET = (0x8000 << 48) | (4 << 76)
-_bits = random.getrandbits
-
-
-def utc_now() -> str:
-    """The current time as the server wants it: UTC, microseconds, ``Z``."""
-    global _second
-    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
-    second = _second
-    if second[0] != seconds:
-        second = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
-    return f"{second[1]}.{nanos // 1000:06d}Z"
-
-
-def new_idempotency_key() -> str:
-    """A random uuid4 in its usual text form."""
-    h = f"{_bits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 def iso_utc(name: str, value: object) -> str:
     """A caller's timestamp in ``...Z`` form; offsets are converted, naive times refused."""
     if isinstance(value, str):
@@ -85,33 +56,20 @@ def iso_utc(name: str, value: object) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
-def assemble(
-    event_type: str,
-    trace_id: str,
-    agent_name: str,
-    content: Json,
-    metadata: Json | None,
-    options: Mapping[str, Any],
-) -> Json:
-    """The full wire event: 0.1.1's fields plus spanId, timestamp, idempotencyKey defaults."""
-    payload: Json = {
-        "eventType": event_type,
-        "traceId": trace_id,
-        "agentName": agent_name,
-        "spanId": options.get("span_id") or new_span_id(),
-        "timestamp": options.get("timestamp") or utc_now(),
-        "idempotencyKey": options.get("idempotency_key") or new_idempotency_key(),
-        "content": content,
-    }
-    if metadata:
-        payload["metadata"] = metadata
+def apply_options(payload: Json, options: Mapping[str, Any]) -> None:
+    """Write checked options into a payload: over its generated defaults, then the extras."""
+    if options.get("span_id"):
+        payload["spanId"] = options["span_id"]
+    if options.get("timestamp"):
+        payload["timestamp"] = options["timestamp"]
+    if options.get("idempotency_key"):
+        payload["idempotencyKey"] = options["idempotency_key"]
     if options.get("step_id") is not None:
         payload["stepId"] = options["step_id"]
     if options.get("parent_step_id") is not None:
         payload["parentStepId"] = options["parent_step_id"]
     if options.get("external_user_id"):
         payload["externalUserId"] = options["external_user_id"]
-    return payload
 
 
 def check_options(method: str, options: Mapping[str, Any]) -> dict[str, Any]:

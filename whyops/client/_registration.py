@@ -17,9 +17,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
 
 from whyops import _context, _tracer
+from whyops.models import EventRecord
 
 from ._init import InitFlight
 
@@ -27,8 +27,6 @@ logger = logging.getLogger("whyops.client")
 
 # Past this many held events (registration stuck on a dead server), send without waiting.
 MAX_HELD = 1_000
-
-Payload = dict[str, Any]
 
 # Registrations whose thread was started, so that tests can wait for all of them.
 _STARTED: weakref.WeakSet[Registration] = weakref.WeakSet()
@@ -57,12 +55,14 @@ _tracer.get_tracer().before_exit(_release_all_at_exit)
 
 
 class Registration:
-    def __init__(self, flight: InitFlight, submit: Callable[[Payload], None], agent: str) -> None:
+    def __init__(
+        self, flight: InitFlight, submit: Callable[[EventRecord], None], agent: str
+    ) -> None:
         self._flight = flight
         self._submit = submit
         self._agent = agent
         self._lock = threading.Lock()
-        self._held: list[Payload] = []
+        self._held: list[EventRecord] = []
         self._started = False
         self._ready = False
         self._pid = 0
@@ -72,10 +72,10 @@ class Registration:
     def held(self) -> int:
         return len(self._held)
 
-    def emit(self, payload: Payload) -> None:
+    def emit(self, record: EventRecord) -> None:
         """Hand an event on, or hold it while registration runs (never blocks on I/O)."""
         if self._ready:
-            self._submit(payload)
+            self._submit(record)
             return
         with self._lock:
             if self._started and self._pid != os.getpid():
@@ -85,9 +85,9 @@ class Registration:
             if not self._ready and len(self._held) < MAX_HELD:
                 self._start_locked()
                 if not self._ready:
-                    self._held.append(payload)
+                    self._held.append(record)
                     return
-        self._submit(payload)
+        self._submit(record)
 
     def start(self) -> None:
         """Begin registering in the background, unless it already began."""
@@ -148,7 +148,7 @@ class Registration:
     def _release(self) -> None:
         with self._lock:
             held, self._held = self._held, []
-            for payload in held:
-                self._submit(payload)
+            for record in held:
+                self._submit(record)
             self._ready = True
         self._over.set()

@@ -1,19 +1,25 @@
 """``WhyOpsTrace``: the WhyOps 0.1.1 trace builder, on the batch queue.
 
 Every method keeps 0.1.1's name, positional order and keywords, and exists twice:
-``*_sync`` and an ``async`` twin with the same arguments. Both build the payload in the
-caller (microseconds), hand it to the client's sink (a non-blocking enqueue) and return:
-no method ever waits on the network, so the async twins never block the event loop.
+``*_sync`` and an ``async`` twin with the same arguments. Both check the arguments and
+build the payload in the caller (microseconds), hand it to the client's sink (a
+non-blocking enqueue) and return: no method ever waits on the network, so the async twins
+never block the event loop. What needs no caller (formatting the timestamp, the
+idempotency key and the span id) is left to the flusher thread: the record carries the
+call's time and random bits instead, so its key is fixed before any send or retry.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
+import random
+import time
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from whyops import _context
 from whyops._ids import new_span_id
+from whyops.models import EventRecord
 
 from . import _events as ev
 from ._check import text
@@ -26,7 +32,12 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
-Sink = Callable[[dict[str, Any]], None]
+Sink = Callable[[EventRecord], None]
+Parts = tuple[ev.Json, ev.Json | None]
+
+_time_ns = time.time_ns
+# Keys and span ids only have to be unique: bits from ``random`` (a C call), not urandom.
+_bits = random.getrandbits
 
 
 def _async_twin(
@@ -130,10 +141,11 @@ class WhyOpsTrace:
     ) -> str:
         """A tool call starting; returns the span id to pass to :meth:`tool_call_response_sync`."""
         parts = ev.tool_call_request_content(tool, tool_calls, latency_ms, requested_at)
-        checked = ev.check_options("tool_call_request", options)
-        checked["span_id"] = checked.get("span_id") or new_span_id()
-        self._sink(self._payload("tool_call_request", parts, checked))
-        return str(checked["span_id"])
+        checked = ev.check_options("tool_call_request", options) if options else {}
+        span_id: str = checked.get("span_id") or new_span_id()
+        checked["span_id"] = span_id
+        self._sink(self._record("tool_call_request", parts, checked, span_id))
+        return span_id
 
     def tool_call_response_sync(
         self,
@@ -150,9 +162,9 @@ class WhyOpsTrace:
         parts = ev.tool_call_response_content(
             tool, tool_calls, tool_results, latency_ms, responded_at
         )
-        checked = ev.check_options("tool_call_response", options)
+        checked = ev.check_options("tool_call_response", options) if options else {}
         checked["span_id"] = text("span_id", span_id, max_len=128)
-        self._sink(self._payload("tool_call_response", parts, checked))
+        self._sink(self._record("tool_call_response", parts, checked, span_id))
 
     def tool_result_sync(
         self, tool_name: str, output: dict[str, Any], **options: Unpack[EventOptions]
@@ -181,22 +193,36 @@ class WhyOpsTrace:
     tool_result = _async_twin(tool_result_sync)
     error = _async_twin(error_sync)
 
-    def _emit(self, event_type: str, parts: tuple[ev.Json, ev.Json | None], options: Any) -> None:
-        checked = ev.check_options(event_type, options)
-        self._sink(self._payload(event_type, parts, checked))
+    def _emit(self, event_type: str, parts: Parts, options: Any) -> None:
+        checked = ev.check_options(event_type, options) if options else options
+        self._sink(self._record(event_type, parts, checked))
 
-    def _payload(
-        self, event_type: str, parts: tuple[ev.Json, ev.Json | None], options: dict[str, Any]
-    ) -> ev.Json:
+    def _record(
+        self, event_type: str, parts: Parts, options: Mapping[str, Any], span_id: str | None = None
+    ) -> EventRecord:
+        content, metadata = parts
+        payload: ev.Json = {
+            "eventType": event_type,
+            "traceId": self._trace_id,
+            "agentName": self._agent_name,
+            # None: generated from the record's time and random bits, on the flusher thread
+            "spanId": span_id,
+            "timestamp": None,
+            "idempotencyKey": None,
+            "content": content,
+        }
+        if metadata:
+            payload["metadata"] = metadata
+        if options:
+            ev.apply_options(payload, options)
         trace = _context.TRACE.get()
         if trace is not None and trace.trace_id != self._trace_id:
             trace = None  # the ambient trace is another one: nothing of it applies here
         if trace is not None and trace.external_user_id and "external_user_id" not in options:
-            options["external_user_id"] = trace.external_user_id
-        payload = ev.assemble(event_type, self._trace_id, self._agent_name, *parts, options)
+            payload["externalUserId"] = trace.external_user_id
         span = _context.SPAN.get()
         if span is not None and span.trace_id == self._trace_id:
             payload["parentSpanId"] = span.span_id
         if trace is not None and trace.thread_id:
             payload["threadId"] = trace.thread_id
-        return payload
+        return EventRecord(payload, _time_ns(), _bits(192))

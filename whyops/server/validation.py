@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
+from whyops.server.event_columns import extract_columns
 from whyops.server.legacy import split_tool_call
 from whyops.server.store.rows import EventRow
 from whyops.server.timeutil import format_us, parse_timestamp
@@ -33,8 +34,8 @@ EVENT_TYPES = frozenset(
 )
 _NEEDS_TOOL = frozenset({"tool_call_request", "tool_call_response"})
 _NEEDS_MODEL = frozenset({"llm_response", "embedding_response"})
+_NEEDS_METADATA = _NEEDS_TOOL | _NEEDS_MODEL
 MAX_STEP = 2**53 - 1  # zod's int(): a JavaScript safe integer
-MAX_TOKENS = 2**40  # keeps per-trace sums far inside SQLite's 64-bit integers
 # (field, max length) of the optional top-level strings; the extension fields are ours.
 _OPTIONAL_STRINGS = (
     ("spanId", "span_id", 128),
@@ -155,17 +156,24 @@ def validate_events(
 ) -> tuple[list[EventRow], list[dict[str, str]]]:
     """Rows for every event of ``body`` (an object or an array), or the issues found."""
     issues = Issues()
-    if isinstance(body, dict):
-        items, prefixes = [body], [""]
-    elif isinstance(body, list):
-        items, prefixes = body, [f"{i}." for i in range(len(body))]
-    else:
+    listed = isinstance(body, list)
+    if not listed and not isinstance(body, dict):
         issues.add("", f"Expected object or array, received {type_name(body)}", "invalid_type")
         return [], issues.items
     rows: list[EventRow] = []
     context = _Context(received_us, default_external_user_id, forced_type)
-    for index, (item, prefix) in enumerate(zip(items, prefixes, strict=True)):
-        rows.extend(_validate_item(item, index, prefix, context, issues))
+    for index, item in enumerate(body if listed else [body]):
+        row = _usual_row(item, index, context) if type(item) is dict else None
+        if row is None:  # the general path decides, and names every bad field
+            row = _checked_row(item, index, f"{index}." if listed else "", context, issues)
+            if row is None:
+                continue
+        content, metadata = item.get("content"), item.get("metadata")
+        extract_columns(row, content, metadata)
+        if row.event_type == "tool_call":
+            rows.extend(split_tool_call(row, content, metadata))
+        else:
+            rows.append(row)
     return ([] if issues else rows), issues.items
 
 
@@ -180,6 +188,82 @@ class _Context:
         return format_us(self.received_us)
 
 
+def _usual_row(item: dict[str, Any], index: int, context: _Context) -> EventRow | None:
+    """The row of a well-formed event, checked in one pass; None: ``_checked_row`` decides.
+
+    Accepts nothing ``_checked_row`` refuses and builds the same row; whatever is unusual
+    (a wrong type, a float step, a time with an offset, a number JSON cannot hold) goes the
+    general way, which also explains what is wrong.
+    """
+    get = item.get
+    event_type = context.forced_type
+    if event_type is None:
+        event_type = get("eventType")
+        if type(event_type) is not str or event_type not in EVENT_TYPES:
+            return None
+    trace_id, agent_name, metadata = get("traceId"), get("agentName"), get("metadata")
+    if not (_is_name(trace_id, 128) and _is_name(agent_name, 255)):
+        return None
+    if not _usual_metadata(metadata, event_type):
+        return None
+    strings = _usual_strings(item)
+    step, parent = get("stepId"), get("parentStepId")
+    stamp = _usual_time(get("timestamp"), context)
+    if strings is None or stamp is None or not (_is_step(step) and _is_step(parent)):
+        return None
+    content = get("content")
+    try:
+        content_text = None if content is None else encode_json(content)
+        metadata_text = None if metadata is None else encode_json(metadata)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    span, key, user, parent_span, kind, name, thread = strings
+    user = user or context.default_external_user_id
+    return EventRow(index, event_type, trace_id, agent_name, *stamp, span, step, parent,
+                    parent_span, kind, name, thread, user, key, content_text, metadata_text,
+                    raw_metadata=metadata)  # fmt: skip
+
+
+def _is_name(value: Any, max_len: int) -> TypeGuard[str]:
+    return type(value) is str and 0 < len(value) <= max_len
+
+
+def _is_step(value: Any) -> bool:
+    return value is None or (type(value) is int and 1 <= value <= MAX_STEP)
+
+
+def _usual_metadata(metadata: Any, event_type: str) -> bool:
+    if metadata is None:
+        return event_type not in _NEEDS_METADATA
+    if type(metadata) is not dict:
+        return False
+    if event_type in _NEEDS_MODEL:
+        get = metadata.get
+        return _is_name(get("model"), 255) and _is_name(get("provider"), 255)
+    if event_type in _NEEDS_TOOL:
+        return _is_name(metadata.get("tool"), 255)
+    return True
+
+
+def _usual_strings(item: dict[str, Any]) -> list[str | None] | None:
+    """The optional strings, in ``_OPTIONAL_STRINGS`` order ("" counts as absent)."""
+    values: list[str | None] = []
+    for name, _, max_len in _OPTIONAL_STRINGS:
+        value = item.get(name)
+        if value is not None:
+            if type(value) is not str or len(value) > max_len:
+                return None
+            value = value or None
+        values.append(value)
+    return values
+
+
+def _usual_time(value: Any, context: _Context) -> tuple[str, int] | None:
+    if value is None:
+        return context.received_ts, context.received_us
+    return parse_timestamp(value) if type(value) is str else None
+
+
 def _required_string(
     item: dict[str, Any], name: str, prefix: str, issues: Issues, max_len: int
 ) -> str:
@@ -190,14 +274,15 @@ def _required_string(
     return ""
 
 
-def _validate_item(
+def _checked_row(
     item: Any, index: int, prefix: str, context: _Context, issues: Issues
-) -> list[EventRow]:
+) -> EventRow | None:
+    """The row of any event, or None after recording every issue found in it."""
     if type(item) is not dict:
         issues.add(
             prefix.rstrip("."), f"Expected object, received {type_name(item)}", "invalid_type"
         )
-        return []
+        return None
     before = len(issues.items)
     event_type = _event_type(item, prefix, context.forced_type, issues)
     metadata = _metadata(item.get("metadata"), prefix, event_type, issues)
@@ -213,15 +298,9 @@ def _validate_item(
     _optional_fields(item, prefix, row, issues)
     _timestamp(item.get("timestamp"), prefix, row, context, issues)
     row.external_user_id = row.external_user_id or context.default_external_user_id
-    content = item.get("content")
-    row.content = _dump(content, prefix + "content", issues)
+    row.content = _dump(item.get("content"), prefix + "content", issues)
     row.metadata = _dump(metadata, prefix + "metadata", issues)
-    if len(issues.items) > before:
-        return []
-    _extract_metrics(row, content, metadata)
-    if event_type == "tool_call":
-        return split_tool_call(row, content, metadata)
-    return [row]
+    return None if len(issues.items) > before else row
 
 
 def _event_type(
@@ -291,70 +370,3 @@ def _timestamp(value: Any, prefix: str, row: EventRow, context: _Context, issues
         issues.add(prefix + "timestamp", "Invalid datetime", "invalid_string")
         return
     row.ts, row.ts_us = parsed
-
-
-def _extract_metrics(row: EventRow, content: Any, metadata: dict[str, Any] | None) -> None:
-    """Typed columns for the read paths; lenient (a bad usage value is just not counted)."""
-    if type(content) is dict:
-        row.finish_reason = _short_string(content.get("finishReason"))
-        origin = content.get("originSpanId")
-        row.error_echo = row.event_type == "error" and isinstance(origin, str) and bool(origin)
-    if not metadata:
-        row.is_error = row.event_type == "error"
-        return
-    get = metadata.get
-    row.model = _short_string(get("model"))
-    row.provider = _short_string(get("provider"))
-    latency = get("latencyMs")
-    if isinstance(latency, (int, float)) and type(latency) is not bool and latency >= 0:
-        row.latency_ms = float(min(latency, 1e15))
-    usage = get("usage")
-    if type(usage) is dict and usage:
-        _usage_columns(row, usage)
-    row.is_error = row.event_type == "error" or get("status") == "error"
-
-
-# usage key -> (column, is an alias used only when the main key is absent)
-# usage key -> (column, the key that wins over it when present: WhyOps' `a || b`)
-_USAGE_KEYS: dict[str, tuple[str, str | None]] = {
-    "promptTokens": ("prompt_tokens", None),
-    "inputTokens": ("prompt_tokens", "promptTokens"),
-    "completionTokens": ("completion_tokens", None),
-    "outputTokens": ("completion_tokens", "completionTokens"),
-    "totalTokens": ("total_tokens", None),
-    "cacheReadTokens": ("cache_read_tokens", None),
-    "cacheCreationTokens": ("cache_creation_tokens", None),
-    "cacheWriteTokens": ("cache_creation_tokens", "cacheCreationTokens"),
-}
-
-
-def _usage_columns(row: EventRow, usage: dict[str, Any]) -> None:
-    """Token columns from ``metadata.usage``, in one pass over its keys."""
-    for key, value in usage.items():
-        target = _USAGE_KEYS.get(key)
-        if target is None or type(value) is not int or not 0 <= value <= MAX_TOKENS:
-            continue
-        column, main = target
-        if main is None or usage.get(main) is None:
-            setattr(row, column, value)
-    if row.cache_creation_tokens is None and "cacheWrite5mTokens" in usage:
-        row.cache_creation_tokens = _sum_tokens(usage, "cacheWrite5mTokens", "cacheWrite1hTokens")
-
-
-def _short_string(value: Any) -> str | None:
-    return value if type(value) is str and 0 < len(value) <= 255 else None
-
-
-def _tokens(usage: dict[str, Any], name: str, alias: str | None = None) -> int | None:
-    value = usage.get(name)
-    if value is None and alias is not None:
-        value = usage.get(alias)
-    if type(value) is int and 0 <= value <= MAX_TOKENS:  # not bool, a subclass of int
-        return value
-    return None
-
-
-def _sum_tokens(usage: dict[str, Any], *names: str) -> int | None:
-    values = [_tokens(usage, name) for name in names]
-    present = [v for v in values if v is not None]
-    return sum(present) if present else None

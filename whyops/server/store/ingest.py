@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 from whyops.server.store.agents import resolve_agent
 from whyops.server.store.ids import uuid7_batch
@@ -15,6 +16,7 @@ from whyops.server.timeutil import format_us, now_us
 # SQLite's default limit on bound parameters is 32766; stay far below it.
 _KEY_CHUNK = 500
 _LLM_TYPES = frozenset({"llm_response", "embedding_response"})
+_PENDING = EventResult(-1, "", "", None, None, "")  # placeholder until the row is assigned
 
 _INSERT_EVENT = (
     "INSERT INTO events (id, project_id, trace_id, step_id, parent_step_id, span_id,"
@@ -59,29 +61,26 @@ def insert_events(
     conn: sqlite3.Connection, state: WriterState, project_id: str, rows: Sequence[EventRow]
 ) -> list[EventResult]:
     """Store ``rows`` (skipping idempotency-key repeats); one result per row, in order."""
-    results: list[EventResult | None] = [None] * len(rows)
+    results: list[EventResult] = [_PENDING] * len(rows)
     new_ids = iter(uuid7_batch(len(rows)))
     stamp_us = state.stamp(now_us())
     created_at = format_us(stamp_us)
     for trace_id, indices in _by_trace(rows).items():
         trace_rows = [rows[i] for i in indices]
+        key = (project_id, trace_id)
         seen = _existing_keys(conn, project_id, trace_id, trace_rows)
-        fresh: list[EventRow] = []
-        params: list[tuple[object, ...]] = []  # built once, in the pass that assigns ids
-        for index, row in zip(indices, trace_rows, strict=True):
-            key = row.idempotency_key
-            if key is not None and key in seen:
-                results[index] = _skipped(row, seen[key])
-                continue
-            result = _assign(conn, state, project_id, row, new_ids)
-            if key is not None:
-                seen[key] = result
+        assigned = _assign_trace(conn, state, key, trace_rows, seen, new_ids, created_at)
+        for index, result in zip(indices, assigned.results, strict=True):
             results[index] = result
-            fresh.append(row)
-            params.append(_event_params(project_id, row, result, created_at))
-        if fresh:
-            _write_trace(conn, state, project_id, trace_id, fresh, params, created_at, stamp_us)
-    return [r for r in results if r is not None]
+        if assigned.fresh:
+            _write_trace(conn, state, key, assigned, created_at, stamp_us)
+    return results
+
+
+class _Assigned(NamedTuple):
+    fresh: list[EventRow]  # the rows to insert
+    params: list[tuple[object, ...]]  # their insert parameters
+    results: list[EventResult]  # one per row of the trace, in order
 
 
 def _by_trace(rows: Sequence[EventRow]) -> dict[str, list[int]]:
@@ -89,6 +88,56 @@ def _by_trace(rows: Sequence[EventRow]) -> dict[str, list[int]]:
     for index, row in enumerate(rows):
         groups.setdefault(row.trace_id, []).append(index)
     return groups
+
+
+def _assign_trace(
+    conn: sqlite3.Connection,
+    state: WriterState,
+    key: tuple[str, str],
+    rows: list[EventRow],
+    seen: dict[str, EventResult],
+    new_ids: Iterator[str],
+    created_at: str,
+) -> _Assigned:
+    """Ids, spans and steps for one trace's new events (WhyOps: a step follows the trace's
+    last); a row whose key is ``seen`` (stored, or earlier in ``rows``) repeats that one."""
+    last = _last_step(conn, state, key)
+    fresh: list[EventRow] = []
+    params: list[tuple[object, ...]] = []
+    results: list[EventResult] = []
+    for row in rows:
+        idempotency_key = row.idempotency_key
+        if idempotency_key is not None and idempotency_key in seen:
+            results.append(_skipped(row, seen[idempotency_key]))
+            continue
+        step, parent = row.step_id, row.parent_step_id
+        if step is None:
+            step = last + 1
+            if parent is None and last > 0:
+                parent = last
+        elif parent is None and step > 1:
+            parent = step - 1
+        last = max(last, step)
+        span = row.span_id or "span_" + secrets.token_urlsafe(16)
+        result = EventResult(row.item, next(new_ids), "saved", step, parent, span)
+        if idempotency_key is not None:
+            seen[idempotency_key] = result
+        results.append(result)
+        fresh.append(row)
+        params.append(_event_params(key[0], row, result, created_at))
+    if fresh:
+        state.remember_step(key, last)
+    return _Assigned(fresh, params, results)
+
+
+def _last_step(conn: sqlite3.Connection, state: WriterState, key: tuple[str, str]) -> int:
+    last = state.step_max.get(key)
+    if last is None:
+        (last,) = conn.execute(
+            "SELECT coalesce(max(step_id), 0) FROM events WHERE project_id = ? AND trace_id = ?",
+            key,
+        ).fetchone()
+    return int(last)
 
 
 def _existing_keys(
@@ -105,10 +154,10 @@ def _existing_keys(
             "SELECT idempotency_key, id, step_id, parent_step_id, span_id FROM events"
             f" WHERE project_id = ? AND trace_id = ? AND idempotency_key IN ({marks})"
         )
-        for key, event_id, step, parent, span in conn.execute(
+        for found_key, event_id, step, parent, span in conn.execute(
             query, (project_id, trace_id, *chunk)
         ):
-            found[key] = EventResult(-1, event_id, "saved", step, parent, span)
+            found[found_key] = EventResult(-1, event_id, "saved", step, parent, span)
     return found
 
 
@@ -118,43 +167,17 @@ def _skipped(row: EventRow, earlier: EventResult) -> EventResult:
     )
 
 
-def _assign(
-    conn: sqlite3.Connection,
-    state: WriterState,
-    project_id: str,
-    row: EventRow,
-    new_ids: Iterator[str],
-) -> EventResult:
-    """Give a new event its id, span id and step (WhyOps: next step after the trace's last)."""
-    key = (project_id, row.trace_id)
-    last = state.step_max.get(key)
-    if last is None:
-        (last,) = conn.execute(
-            "SELECT coalesce(max(step_id), 0) FROM events WHERE project_id = ? AND trace_id = ?",
-            key,
-        ).fetchone()
-    step, parent = row.step_id, row.parent_step_id
-    if step is None:
-        step = last + 1
-        if parent is None and last > 0:
-            parent = last
-    elif parent is None and step > 1:
-        parent = step - 1
-    state.remember_step(key, max(last, step))
-    span = row.span_id or "span_" + secrets.token_urlsafe(16)
-    return EventResult(row.item, next(new_ids), "saved", step, parent, span)
-
-
 def _write_trace(
     conn: sqlite3.Connection,
     state: WriterState,
-    project_id: str,
-    trace_id: str,
-    fresh: list[EventRow],
-    params: list[tuple[object, ...]],
+    key: tuple[str, str],
+    assigned: _Assigned,
     created_at: str,
     stamp_us: int,
 ) -> None:
+    """Insert the new events, register the agents named, update the trace summary once."""
+    project_id, trace_id = key
+    fresh = assigned.fresh
     first_row = fresh[0]
     agent_id, version_id = resolve_agent(
         conn, state, project_id, first_row.agent_name, first_row.raw_metadata
@@ -162,7 +185,7 @@ def _write_trace(
     for row in fresh:  # every agent named is registered; the trace binds to the first
         if row.agent_name != first_row.agent_name:
             resolve_agent(conn, state, project_id, row.agent_name, row.raw_metadata)
-    conn.executemany(_INSERT_EVENT, params)
+    conn.executemany(_INSERT_EVENT, assigned.params)
     conn.execute(
         _UPSERT_TRACE,
         _trace_params(project_id, trace_id, agent_id, version_id, fresh, created_at, stamp_us),
