@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anthropic
 import openai
@@ -13,6 +14,11 @@ from whyops.server.simulator.thread import SimulatorThread
 KEY = "sim-test-key"
 
 
+# Every client in these tests: no retries (errors surface at once) and strict parsing, so a
+# shape the real SDKs would only half-accept fails here.
+STRICT: dict[str, Any] = {"api_key": KEY, "max_retries": 0, "_strict_response_validation": True}
+
+
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[SimulatorThread]:
     with SimulatorThread() as running:
@@ -21,43 +27,23 @@ def simulator() -> Iterator[SimulatorThread]:
 
 @pytest.fixture
 def oai(simulator: SimulatorThread) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=simulator.openai_base_url,
-        api_key=KEY,
-        max_retries=0,
-        _strict_response_validation=True,
-    ) as client:
+    with openai.OpenAI(base_url=simulator.openai_base_url, **STRICT) as client:
         yield client
 
 
 @pytest.fixture
 async def aoai(simulator: SimulatorThread) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(
-        base_url=simulator.openai_base_url,
-        api_key=KEY,
-        max_retries=0,
-        _strict_response_validation=True,
-    ) as client:
+    async with openai.AsyncOpenAI(base_url=simulator.openai_base_url, **STRICT) as client:
         yield client
 
 
 @pytest.fixture
 def claude(simulator: SimulatorThread) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(
-        base_url=simulator.anthropic_base_url,
-        api_key=KEY,
-        max_retries=0,
-        _strict_response_validation=True,
-    ) as client:
+    with anthropic.Anthropic(base_url=simulator.anthropic_base_url, **STRICT) as client:
         yield client
 
 
 @pytest.fixture
 async def aclaude(simulator: SimulatorThread) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    async with anthropic.AsyncAnthropic(
-        base_url=simulator.anthropic_base_url,
-        api_key=KEY,
-        max_retries=0,
-        _strict_response_validation=True,
-    ) as client:
+    async with anthropic.AsyncAnthropic(base_url=simulator.anthropic_base_url, **STRICT) as client:
         yield client

@@ -70,15 +70,18 @@ class _RouteSet:
         if route not in self.routes:
             self.routes = (*self.routes, route)
 
+    def apply(self, request: Any) -> None:
+        try:
+            apply_trace_headers(request, self.routes)
+        except Exception:  # a tracing bug must never fail the caller's request
+            log_internal_error("trace headers")
+
 
 class SyncTraceHook(_RouteSet):
     """Request hook for sync httpx clients."""
 
     def __call__(self, request: Any) -> None:
-        try:
-            apply_trace_headers(request, self.routes)
-        except Exception:  # a tracing bug must never fail the caller's request
-            log_internal_error("trace headers")
+        self.apply(request)
 
     def __repr__(self) -> str:
         return f"<whyops trace-header hook for {len(self.routes)} route(s)>"
@@ -88,10 +91,7 @@ class AsyncTraceHook(_RouteSet):
     """Request hook for async httpx clients (httpx awaits async client hooks)."""
 
     async def __call__(self, request: Any) -> None:
-        try:
-            apply_trace_headers(request, self.routes)
-        except Exception:  # a tracing bug must never fail the caller's request
-            log_internal_error("trace headers")
+        self.apply(request)
 
     def __repr__(self) -> str:
         return f"<whyops async trace-header hook for {len(self.routes)} route(s)>"
