@@ -2,7 +2,11 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-python := env_var_or_default("PYTHON", "python3")
+# The interpreter next to the `just` that runs this file: `.venv/bin/just test` uses
+# `.venv/bin/python`, whatever is on PATH. $PYTHON overrides it; python3 when there is none.
+just_bin := parent_directory(just_executable())
+python := env_var_or_default("PYTHON", if path_exists(just_bin / "python") == "true" { just_bin / "python" } else { "python3" })
+just := just_executable()
 compat_venv := ".venv-compat"
 
 # Show the recipes.
@@ -17,8 +21,28 @@ demo *args:
 serve *args:
     {{python}} -m whyops serve {{args}}
 
-# The whole test suite: lint, types, tests (browser included), older provider SDK lines.
-test: lint typecheck browser wo011 pytest compat
+# The whole test suite: lint, types, then the independent suites side by side.
+test: lint typecheck
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # Side by side, each one's output shown when it ends: the tests, the released WhyOps 0.1.1
+    # SDK against our server, older provider SDK lines, installs from a clean clone and from a
+    # built wheel, agent frameworks.
+    # WHYOPS_TEST_SCOPE=smoke: set by the install test that runs this very command from a clean
+    # clone; lint, types and one test module there, so the suite does not run itself.
+    if [ "${WHYOPS_TEST_SCOPE:-}" = smoke ]; then
+        exec {{python}} -m pytest -q tests/web/test_terminal_commands.py
+    fi
+    {{just}} browser
+    bash scripts/run-parallel.sh \
+        "tests" "{{python}} -m pytest -n 2 --dist loadfile {{pytest_apart}}" \
+        "whyops 0.1.1" "{{just}} wo011 && {{python}} -m pytest -q tests/server/test_whyops011.py" \
+        "provider SDK lines" "{{just}} compat" \
+        "installs" "{{python}} -m pytest -q tests/newcomer/test_install.py" \
+        "frameworks" "{{just}} frameworks"
+
+# Test modules that `just test` runs as suites of their own, beside the main pytest run.
+pytest_apart := "--ignore=tests/server/test_whyops011.py --ignore=tests/newcomer/test_install.py"
 
 # Run pytest on the current interpreter (extra arguments go to pytest).
 pytest *args:
@@ -47,6 +71,10 @@ wo011:
     [ -x .venv-wo011/bin/python ] || python3 -m venv .venv-wo011
     .venv-wo011/bin/python -m pip install -q --disable-pip-version-check 'whyops==0.1.1'
 
+# Agent frameworks traced in their own virtualenv (scripts/frameworks.sh, when present).
+frameworks:
+    if [ -f scripts/frameworks.sh ]; then bash scripts/frameworks.sh; else echo "no scripts/frameworks.sh"; fi
+
 # Provider tests again on the previous major lines: openai 1.x and anthropic 0.x, on httpx.
 compat:
     bash scripts/compat.sh {{compat_venv}}
@@ -62,5 +90,5 @@ bench:
 bench-peers:
     [ -x .venv-peers/bin/python ] || python3 -m venv .venv-peers
     .venv-peers/bin/python -m pip install -q --disable-pip-version-check langfuse logfire opentelemetry-sdk
-    just wo011
+    {{just}} wo011
     {{python}} bench/bench_peers.py

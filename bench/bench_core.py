@@ -142,13 +142,15 @@ def hot_path(quick: bool) -> dict[str, Any]:
 # -- throughput ---------------------------------------------------------------------------
 
 SINK = r"""
-import http.server, sys, threading
+import gzip, http.server, sys, threading
 count = [0]
 lock = threading.Lock()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
         # Every WhyOps event has exactly one "eventType" key: counting it is exact for these
         # payloads and keeps the sink from being the bottleneck being measured.
         n = body.count(b'"eventType"')

@@ -84,11 +84,11 @@ def start_servers(directory: str, separate: bool) -> tuple[list[subprocess.Popen
         "--openai-base-url",
         simulator + "/v1",
         "--openai-api-key",
-        "sim",
+        KEY,  # the upstream server's simulator takes that server's API keys
         "--anthropic-base-url",
         simulator,
         "--anthropic-api-key",
-        "sim",
+        KEY,
     )
     return [upstream, proxy], simulator, proxy_base
 

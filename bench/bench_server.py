@@ -7,6 +7,11 @@ this process through a minimal keep-alive HTTP/1.1 client (so the client's own c
 next to the server's). The baseline is plain ``sqlite3`` ``executemany`` of the same rows into
 the same schema, one transaction per 100 rows, in the same run: machines are noisy, ratios are
 what count. Prints a table and writes ``bench/results/server-<time>.json``.
+
+``--baseline-tree PATH`` also runs the ingest rounds against a server started from another
+checkout (interleaved with this one's, same machine, same moment) and reports this tree's rate
+over that one's. ``--held`` measures how many idle half-sent requests the server holds before
+a new client is refused, and whether ``/api/health`` still answers meanwhile.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import asyncio
 import json
 import os
 import re
+import resource
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -90,10 +97,12 @@ async def _load(port: int, requests: list[bytes], connections: int) -> tuple[flo
 
 
 class Server:
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, *args: str, tree: Path = ROOT) -> None:
         command = [sys.executable, "-m", "whyops.server.run", "--port", "0", "--db", db,
-                   "--api-key", KEY, "--log-level", "warning"]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                   "--api-key", KEY, "--log-level", "warning", *args]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=tree,
+                                        env=env)  # fmt: skip
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         self.port = int(re.search(r":(\d+) ", line).group(1))  # type: ignore[union-attr]
@@ -263,6 +272,64 @@ def bench_recorder(folder: str, calls: int) -> dict[str, Any]:
             "ratio": record / before}  # fmt: skip
 
 
+HALF_SENT = b"POST /api/events/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-"
+
+
+def _health_ms(port: int) -> float | None:
+    """Milliseconds for a new client's health check; None: refused (503, reset, or no answer)."""
+    start = time.perf_counter()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = sock.recv(64)
+    except OSError:
+        return None
+    return (time.perf_counter() - start) * 1000 if answer.startswith(b"HTTP/1.1 200") else None
+
+
+def _still_open(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        sock.recv(1, socket.MSG_PEEK)  # an answer (the refusal) or end of stream: not held
+        return False
+    except BlockingIOError:
+        return True  # nothing yet: the server still holds it
+    except OSError:
+        return False
+
+
+def bench_held(folder: str, limit: int) -> dict[str, Any]:
+    """Open idle half-sent requests until a new client is refused (or ``limit`` are open)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, limit + 512)), hard))
+    server = Server(os.path.join(folder, f"held-{time.time_ns()}.db"), "--header-timeout", "600")
+    held: list[socket.socket] = []
+    timings: list[float] = []
+    refused_at = None
+    try:
+        while len(held) < limit and refused_at is None:
+            for _ in range(250):
+                sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+                sock.sendall(HALF_SENT)
+                held.append(sock)
+            ms = _health_ms(server.port)
+            if ms is None:
+                refused_at = len(held)
+            else:
+                timings.append(ms)
+    except OSError as exc:  # this process ran out of descriptors first
+        print(f"client stopped at {len(held)} connections: {exc}")
+    finally:
+        time.sleep(0.5)  # let the refused ones arrive at their close
+        still_held = sum(_still_open(sock) for sock in held)
+        for sock in held:
+            sock.close()
+        server.stop()
+    return {"opened": len(held), "held_by_server": still_held, "refused_at": refused_at,
+            "health_p50_ms_while_held": statistics.median(timings) if timings else None,
+            "health_max_ms_while_held": max(timings) if timings else None}  # fmt: skip
+
+
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return max(runs, key=lambda run: run["events_per_s"])
 
@@ -271,7 +338,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smaller run, for CI smoke tests")
     parser.add_argument("--rounds", type=int, default=3, help="best of N, interleaved")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        metavar="PATH",
+        help="also run the ingest rounds against a server from this checkout",
+    )
+    parser.add_argument(
+        "--held",
+        type=int,
+        metavar="N",
+        default=0,
+        help="hold up to N half-sent requests; report when a client is refused",
+    )
     args = parser.parse_args()
+    if args.held:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(bench_held(tmp, args.held), indent=2))
+    if args.baseline_tree:
+        return compare_trees(args.baseline_tree, args.rounds, 5 if args.quick else 1)
+    if args.held:
+        return 0
     scale, rounds = (5, 1) if args.quick else (1, args.rounds)
     batches, singles, plains, reads, recorders = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -288,6 +375,32 @@ def main() -> int:
     read = min(reads, key=lambda r: r["thread"]["p50_ms"])
     recorder = min(recorders, key=lambda r: r["ratio"])
     report(_best(batches), _best(singles), read, _best(plains), recorder, rounds)
+    return 0
+
+
+def compare_trees(baseline: Path, rounds: int, scale: int) -> int:
+    """Ingest against this tree's server and ``baseline``'s, interleaved round by round."""
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        name: {"batch100": [], "single": []} for name in ("this", "baseline")
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = {"this": Server(os.path.join(tmp, "this.db")),
+                   "baseline": Server(os.path.join(tmp, "base.db"), tree=baseline)}  # fmt: skip
+        try:
+            for _ in range(rounds):
+                for name, server in servers.items():
+                    runs[name]["batch100"].append(bench_ingest(server, 30_000 // scale, 100, 8))
+                    runs[name]["single"].append(bench_ingest(server, 4_000 // scale, 1, 32))
+        finally:
+            for server in servers.values():
+                server.stop()
+    print(f"this tree vs {baseline}, best of {rounds} interleaved rounds")
+    for kind in ("batch100", "single"):
+        this, base = _best(runs["this"][kind]), _best(runs["baseline"][kind])
+        cpu = this["server_cpu_us_per_event"] / base["server_cpu_us_per_event"]
+        print(f"{kind:9} {this['events_per_s']:>9,.0f} vs {base['events_per_s']:>9,.0f} events/s"
+              f"  ratio {this['events_per_s'] / base['events_per_s']:.2f};"
+              f" server CPU per event ratio {cpu:.2f}")  # fmt: skip
     return 0
 
 

@@ -19,7 +19,7 @@ from whyops._context import (
     current_trace_id,
     trace_context,
 )
-from whyops._setup import configure, flush, shutdown
+from whyops._setup import aflush, configure, flush, flush_after, shutdown
 from whyops._span import Span
 from whyops._threads import propagate
 from whyops._version import __version__
@@ -38,12 +38,14 @@ __all__ = [
     "WhyOps",
     "WhyOpsTrace",
     "__version__",
+    "aflush",
     "agent",
     "configure",
     "current_span",
     "current_trace",
     "current_trace_id",
     "flush",
+    "flush_after",
     "propagate",
     "shutdown",
     "span",

@@ -1,9 +1,9 @@
-"""Captured values: a cheap snapshot on the caller's thread, JSON on the flusher's.
+"""Captured values as JSON-safe data, made on the flusher thread.
 
-On the caller's thread, :func:`snapshot` only shallow-copies top-level lists, dicts and
-sets (capped at ``max_items``), so later mutations of the container itself are not
-recorded. Everything else is kept by reference and turned into JSON-safe data by
-:func:`to_json_safe` on the flusher thread, which never raises.
+On the caller's thread, :func:`whyops._snapshot.snapshot` freezes what the limits keep of
+a value. Everything it kept by reference is turned into JSON-safe data here by
+:func:`to_json_safe`, which never raises: whatever user code it runs (``__repr__``,
+``__str__``, properties) raises, ``BaseException`` included, spoils only that value.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ import uuid
 from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
+from itertools import islice
 from pathlib import PurePath
 from typing import Any
 
 import attrs
 
 from whyops._config import DEFAULT_LIMITS, Limits
+from whyops._exceptions import raw_message
+from whyops._snapshot import Cut, Truncated, cut_text, snapshot
 
 __all__ = ["REDACTED", "Truncated", "snapshot", "to_json_safe"]
 
@@ -42,36 +45,6 @@ _SECRET_VALUE = re.compile(
 )
 
 
-@attrs.frozen(slots=True)
-class Truncated:
-    """The first items of a container too large to copy whole on the caller's thread."""
-
-    items: list[Any] | dict[Any, Any]
-    original_size: int
-
-
-def _cap_list(value: list[Any] | tuple[Any, ...], limit: int) -> Any:
-    return list(value) if len(value) <= limit else Truncated(list(value[:limit]), len(value))
-
-
-def _cap_dict(value: dict[Any, Any], limit: int) -> Any:
-    if len(value) <= limit:
-        return value.copy()
-    return Truncated(dict(list(value.items())[:limit]), len(value))
-
-
-def snapshot(value: Any, limit: int) -> Any:
-    """Freeze the top level of ``value`` as it is now; cheap for everything else."""
-    kind = type(value)
-    if kind is list:
-        return _cap_list(value, limit)
-    if kind is dict:
-        return _cap_dict(value, limit)
-    if kind is set or kind is bytearray:
-        return _cap_list(list(value), limit) if kind is set else bytes(value)
-    return value
-
-
 @functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a mapping key names a credential (``api_key``, ``Authorization``, ...)."""
@@ -82,7 +55,7 @@ def is_secret_key(key: str) -> bool:
 def _safe_repr(value: Any, limits: Limits) -> str:
     try:
         text = repr(value)
-    except Exception:
+    except BaseException:
         return f"<unrepresentable {_type_name(value)}>"
     if not isinstance(text, str):
         return f"<unrepresentable {_type_name(value)}>"
@@ -91,15 +64,12 @@ def _safe_repr(value: Any, limits: Limits) -> str:
 
 def _type_name(value: Any) -> str:
     try:
-        return type(value).__qualname__
-    except Exception:
+        return str(type(value).__qualname__)
+    except BaseException:
         return "object"
 
 
-def _cut(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}…[truncated {len(text) - limit} chars]"
+_cut = cut_text
 
 
 _SCALARS = frozenset({float, bool, type(None)})
@@ -132,12 +102,12 @@ class _Converter:
             out = self._convert(value, depth, path)
         except RecursionError:
             raise
-        except Exception:
+        except BaseException:  # user code: even a KeyboardInterrupt spoils only this value
             out = f"<unrepresentable {_type_name(value)}>"
         if self.hook is not None and (out is None or isinstance(out, (str, int, float, bool))):
             try:
                 out = self.hook(path, out)
-            except Exception:
+            except BaseException:
                 out = REDACTED
         return out
 
@@ -149,6 +119,8 @@ class _Converter:
             return _int(value)
         if kind in _SCALARS:
             return value if kind is not float or math.isfinite(value) else str(value)
+        if kind is Cut:  # cut when snapshotted
+            return value.text()
         if isinstance(value, enum.Enum):
             value = value.value
         if isinstance(value, str):
@@ -197,10 +169,8 @@ class _Converter:
         out: dict[str, Any] = {}
         limits = self.limits
         mask, hooked = limits.mask_secrets, self.hook is not None
-        for index, (key, item) in enumerate(list(value.items())):
-            if index >= limits.max_items:
-                out["…"] = f"[truncated, {size - limits.max_items} more keys of {size}]"
-                break
+        # islice: a huge mapping is never listed whole (the GIL would stall the caller).
+        for key, item in islice(value.items(), limits.max_items):
             name = key if type(key) is str else self._key(key)
             if mask and item is not None and is_secret_key(name):
                 out[name] = REDACTED
@@ -231,13 +201,26 @@ class _Converter:
         return items
 
     def _object(self, value: Any, depth: int, path: tuple[Any, ...]) -> Any:
+        if isinstance(value, BaseException):
+            return _exception_text(value, self.limits.max_string_length)
         plain = _plain_form(value)
-        if plain is not _NO_FORM:
-            return self.convert(plain, depth + 1, path) if not isinstance(plain, str) else plain
-        return _safe_repr(value, self.limits)
+        if plain is _NO_FORM:
+            return _safe_repr(value, self.limits)
+        if type(plain) is str:  # str() of an object: as long as it likes, so cut here
+            return self._string(plain)
+        return self.convert(plain, depth + 1, path)
 
 
 _NO_FORM = object()
+
+
+def _exception_text(exc: BaseException, limit: int) -> str:
+    """``Type: message`` with the message cut to ``limit`` before it is copied."""
+    message = raw_message(exc)
+    text = f"{type(exc).__name__}: {message[:limit]}"
+    if len(message) <= limit:
+        return text
+    return f"{text}…[truncated {len(message) - limit} chars]"
 
 
 def _plain_form(value: Any) -> Any:
@@ -249,8 +232,6 @@ def _plain_form(value: Any) -> Any:
             return value.isoformat()
         if isinstance(value, (uuid.UUID, Decimal, PurePath, datetime.timedelta)):
             return str(value)
-        if isinstance(value, BaseException):
-            return f"{type(value).__name__}: {value}"
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
         if attrs.has(type(value)):
@@ -258,7 +239,7 @@ def _plain_form(value: Any) -> Any:
         dump = getattr(type(value), "model_dump", None)
         if callable(dump):
             return value.model_dump()
-    except Exception:
+    except BaseException:
         return _NO_FORM
     return _NO_FORM
 
@@ -310,11 +291,11 @@ def to_json_safe(value: Any, limits: Limits = DEFAULT_LIMITS, path: tuple[Any, .
     try:
         if limits.redact is None and _already_plain(value, limits):
             return value
-    except Exception:
+    except BaseException:
         pass
     try:
         return _Converter(limits).convert(value, 0, path)
     except RecursionError:
         return "<too deep>"
-    except Exception:
+    except BaseException:
         return f"<unrepresentable {_type_name(value)}>"

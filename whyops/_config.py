@@ -22,7 +22,12 @@ Redactor = Callable[[tuple[Any, ...], Any], Any]
 
 @attrs.frozen(slots=True)
 class Limits:
-    """How much of a captured value survives into the wire format."""
+    """How much of a captured value survives into the wire format, and how much may wait.
+
+    ``max_queue_bytes``: the export queue's budget in bytes (the captured values' estimated
+    size), next to its record cap ``max_queue_size``; past either, new records are dropped
+    and counted.
+    """
 
     max_string_length: int = 32_768
     max_items: int = 200
@@ -30,6 +35,7 @@ class Limits:
     max_yielded_items: int = 100
     mask_secrets: bool = True
     redact: Redactor | None = None
+    max_queue_bytes: int = 64 * 2**20
 
 
 DEFAULT_LIMITS = Limits()
@@ -175,6 +181,8 @@ def load_config(overrides: Mapping[str, Any], env: Mapping[str, str] | None = No
             values[field] = _number(field, overrides[field], kind)
     if "limits" in values and not isinstance(values["limits"], Limits):
         raise ValueError("limits must be a whyops.Limits instance")
+    if "limits" in values:
+        _number("limits.max_queue_bytes", values["limits"].max_queue_bytes, int)
     _check_urls(values, overrides)
     _derive_urls(values)
     return Config(**values)

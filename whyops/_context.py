@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, NamedTuple
+from types import TracebackType
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
 from whyops._ids import ID_PATTERN, new_trace_id
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from whyops._span import Span
 
 __all__ = [
+    "AsyncWith",
     "TraceContext",
     "current_span",
     "current_trace",
@@ -27,6 +29,36 @@ __all__ = [
     "suppressed",
     "trace_context",
 ]
+
+_Entered = TypeVar("_Entered")
+
+
+class AsyncWith(Generic[_Entered]):
+    """``async with`` for a ``with`` block that does no I/O: one code path for both."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> _Entered:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> _Entered:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
 
 
 class TraceContext(NamedTuple):

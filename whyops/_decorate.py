@@ -14,16 +14,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from whyops import _tracer
-from whyops._capture import snapshot
 from whyops._errors import log_internal_error
 from whyops._iterate import async_generator_wrapper, traced_generator
+from whyops._snapshot import freeze
 from whyops._span import Span
 from whyops.models import SpanKind
 
 __all__ = ["Plan", "decorate"]
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-_MUTABLE = frozenset({list, dict, set, bytearray})
+# Arguments kept as they are: immutable and small (short strings are checked inline).
+_SMALL = frozenset({type(None), bool, int, float})
+_ITEM_BYTES = 16
 
 
 class Plan:
@@ -84,23 +86,49 @@ class Plan:
         self.var_keyword = kw[0] if kw else None
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Arguments by parameter name (without ``self``/``cls``), top level snapshotted."""
+        """Arguments by parameter name (without ``self``/``cls``), snapshotted."""
+        return self.bind_counted(args, kwargs)[0]
+
+    def bind_counted(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], int]:
+        """:meth:`bind`, and an estimate of the bytes the snapshot holds."""
         if self.skip:
             args = args[1:]
         names = self.positional
-        inputs = dict(zip(names, args, strict=False))
+        # zip() without strict=: a keyword argument makes the call itself measurably slower.
+        inputs = dict(zip(names, args))  # noqa: B905
         if len(args) > len(names) and self.var_positional is not None:
             inputs[self.var_positional] = args[len(names) :]
         if kwargs:
             self._bind_keywords(inputs, kwargs)
-        limit = _tracer.TRACER.snapshot_limit
+        # Snapshot in place (see whyops._snapshot). Inline, as are the usual cases (numbers,
+        # short strings, a short list of numbers): this runs on every call.
+        limits = _tracer.TRACER.config.limits
+        max_chars = limits.max_string_length
+        size = 0  # numbers are in the span's own bytes; strings count their length
         for key, value in inputs.items():
-            if type(value) in _MUTABLE:
-                inputs[key] = snapshot(value, limit)
+            kind = type(value)
+            if kind in _SMALL:
+                continue
+            if kind is str and len(value) <= max_chars:
+                size += len(value)
+                continue
+            if kind is list and len(value) <= limits.max_items:
+                copy = value.copy()
+                for item in copy:
+                    if type(item) not in _SMALL:
+                        break
+                else:
+                    inputs[key] = copy
+                    size += _ITEM_BYTES * len(copy)
+                    continue
+            inputs[key], held = freeze(value, limits)
+            size += held
         if self.defaults and len(inputs) < self.n_params:
             for key, default in self.defaults.items():
                 inputs.setdefault(key, default)
-        return inputs
+        return inputs, size
 
     def _bind_keywords(self, inputs: dict[str, Any], kwargs: dict[str, Any]) -> None:
         if self.var_keyword is None:
@@ -113,16 +141,19 @@ class Plan:
             else:
                 extra[key] = value
         if extra:
-            inputs[self.var_keyword] = snapshot(extra, _tracer.TRACER.snapshot_limit)
+            inputs[self.var_keyword] = extra  # a new dict: snapshotted with the rest
 
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
-        inputs = None
+        inputs, size = None, 0
         if self.capture_inputs and _tracer.TRACER.capture_inputs:
             try:
-                inputs = self.bind(args, kwargs)
+                inputs, size = self.bind_counted(args, kwargs)
             except Exception:  # never let capture stop the call itself
                 log_internal_error(f"capturing the inputs of {self.name}")
-        return Span(self.name, self.kind, inputs, self.attributes, self.capture_output)
+        span = Span(self.name, self.kind, inputs, self.attributes, self.capture_output)
+        if size:
+            span.approx_bytes += size
+        return span
 
 
 def decorate(

@@ -1,12 +1,17 @@
 """Usage, thinking, model and provider from objects that provider SDKs return.
 
-Duck-typed: works on OpenAI and Anthropic SDK objects and on their plain-dict forms,
-without importing either SDK. Every function returns None/empty for anything else.
+A response is recognised by its class (``anthropic.types.Message``, OpenAI's
+``ChatCompletion`` and ``Response``), looked up in ``sys.modules``: never imported, and
+never by reading attributes of arbitrary objects (a lazy property, a DataFrame column).
+Plain dicts are recognised by their ``object``/``type`` keys. Spans only ask this of what
+LLM and embedding spans return (see ``Span.set_result``). Every function returns
+None/empty for anything else.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import attrs
@@ -36,14 +41,37 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# (module, class name, kind): the SDK classes of the responses this module reads.
+_RESPONSE_CLASSES = (
+    ("anthropic.types", "Message", "anthropic"),
+    ("anthropic.types.beta", "BetaMessage", "anthropic"),
+    ("openai.types.chat", "ChatCompletion", "openai_chat"),
+    ("openai.types.responses", "Response", "openai_responses"),
+)
+
+
 def _kind(obj: Any) -> str | None:
     """``anthropic``, ``openai_chat``, ``openai_responses`` or None."""
-    marker = _get(obj, "object")
+    if type(obj) is dict:
+        return _dict_kind(obj)
+    mro = type(obj).__mro__  # no isinstance: it may run the object's own __class__
+    for module_name, class_name, kind in _RESPONSE_CLASSES:
+        module = sys.modules.get(module_name)
+        if module is not None and getattr(module, class_name, None) in mro:
+            return kind
+    return None
+
+
+def _dict_kind(obj: dict[str, Any]) -> str | None:
+    marker = obj.get("object")
+    if type(marker) is not str:
+        marker = None  # a user object's __eq__ must not run
     if marker == "chat.completion":
         return "openai_chat"
     if marker == "response":
         return "openai_responses"
-    if _get(obj, "type") == "message" and _get(obj, "content") is not None:
+    kind = obj.get("type")
+    if type(kind) is str and kind == "message" and obj.get("content") is not None:
         return "anthropic"
     return None
 

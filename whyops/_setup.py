@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, overload
 
 from whyops import _tracer
 from whyops._config import Limits, env_requests_tracing
+from whyops._errors import log_internal_error
 from whyops.models import DeliveryReport
 
-__all__ = ["configure", "flush", "shutdown"]
+__all__ = ["aflush", "configure", "flush", "flush_after", "shutdown"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def configure(
@@ -46,6 +51,67 @@ def configure(
 def flush(timeout: float = 5.0) -> DeliveryReport:
     """Wait at most ``timeout`` seconds for everything queued so far to be exported."""
     return _tracer.TRACER.flush(timeout)
+
+
+async def aflush(timeout: float = 5.0) -> DeliveryReport:
+    """``flush`` for async code: the wait happens in a worker thread, never on the loop."""
+    import asyncio
+
+    return await asyncio.to_thread(flush, timeout)
+
+
+@overload
+def flush_after(handler: F, /) -> F: ...
+
+
+@overload
+def flush_after(*, timeout: float = 5.0) -> Callable[[F], F]: ...
+
+
+def flush_after(handler: Any = None, /, *, timeout: float = 5.0) -> Any:
+    """Flush (at most ``timeout`` seconds) each time ``handler`` returns or raises.
+
+    For short-lived environments (serverless handlers) that may be frozen or killed right
+    after a call: its spans are delivered before the call's result is handed back.
+    Works on plain and ``async`` functions; use it outermost, above ``@whyops.agent``.
+    """
+
+    def decorate(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def flushing_coroutine(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    await _aflush_quietly(timeout)
+
+            return flushing_coroutine  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def flushing(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _flush_quietly(timeout)
+
+        return flushing  # type: ignore[return-value]
+
+    return decorate(handler) if handler is not None else decorate
+
+
+def _flush_quietly(timeout: float) -> None:
+    try:
+        flush(timeout)
+    except Exception:
+        log_internal_error("flush_after")
+
+
+async def _aflush_quietly(timeout: float) -> None:
+    try:
+        await aflush(timeout)
+    except Exception:
+        log_internal_error("flush_after")
 
 
 def shutdown(timeout: float = 2.0) -> DeliveryReport:

@@ -8,59 +8,50 @@ when batching). Once ended, a span ignores further changes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from contextvars import Token
 from random import getrandbits
 from time import perf_counter_ns, time_ns
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from whyops import _tracer
-from whyops._capture import snapshot
-from whyops._context import SPAN, SUPPRESS, TRACE, TraceContext
-from whyops._exceptions import exception_info
+from whyops._context import SPAN, SUPPRESS, TRACE, AsyncWith, TraceContext
+from whyops._exceptions import PendingException, exception_info
 from whyops._ids import new_trace_id
 from whyops._providers import add_usage, extract, usage_from
+from whyops._snapshot import freeze, type_name
 from whyops.models import ExceptionInfo, SpanKind, SpanRecord, Status, ThinkingBlock, TokenUsage
 
 __all__ = ["NOOP_SPAN", "AsyncWith", "Span"]
 
 _NEW, _LIVE, _ENDED, _NOOP = 0, 1, 2, 3
 _AGENT = SpanKind.AGENT
-# Return values of these types can never be provider responses: skip the duck-typing.
-_PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, tuple, set})
-_MUTABLE = frozenset({list, dict, set, bytearray})
+# Only these spans read provider facts (usage, model, thinking) off what they return: a
+# tool's return value is the tool's business, and reading it could run its properties.
+_LLM, _EMBEDDING = SpanKind.LLM, SpanKind.EMBEDDING
+# Values kept as they are: immutable and small, so a snapshot would only cost time.
+_SMALL = frozenset({type(None), bool, int, float})
+# A span's own fields (ids, name, times, a few small values) in an estimate of the memory
+# it holds: numbers and the like are not counted one by one.
+_SPAN_BYTES = 512
+
+# In a child process, when it was forked (perf_counter_ns, which fork does not reset): a
+# span started before (open in the parent when it forked) is the parent's to end and
+# export, never the child's. Comparing start times costs the hot path no extra store.
+_forked_at = 0
+
+
+def _after_fork_in_child() -> None:
+    global _forked_at
+    _forked_at = perf_counter_ns()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 Tokens = tuple["Token[Span | None]", "Token[TraceContext | None] | None"]
-_Entered = TypeVar("_Entered")
-
-
-class AsyncWith(Generic[_Entered]):
-    """``async with`` for a ``with`` block that does no I/O: one code path for both."""
-
-    __slots__ = ()
-
-    def __enter__(self) -> _Entered:
-        raise NotImplementedError
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        raise NotImplementedError
-
-    async def __aenter__(self) -> _Entered:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 class Span(AsyncWith["Span"]):
@@ -74,13 +65,17 @@ class Span(AsyncWith["Span"]):
     usage: TokenUsage | None = None
     model: str | None = None
     provider: str | None = None
-    exception: ExceptionInfo | None = None
+    exception: ExceptionInfo | PendingException | None = None
     status = Status.OK
     _sid = 0
     _parent_sid = 0
     _count = 0
     _owns_trace = False
     _parent: Span | None = None
+    #: A cheap estimate of the memory the span holds, its captured values included (cut
+    #: to the limits when captured): what the export queue's byte budget counts. A plain
+    #: attribute, read on every submit, added to as values are captured.
+    approx_bytes = _SPAN_BYTES
     trace: TraceContext
     start_time_ns: int
     end_time_ns: int
@@ -209,6 +204,9 @@ class Span(AsyncWith["Span"]):
         """Stop the clock, record ``exc`` if any, and hand the span to the tracer."""
         if self._state != _LIVE:
             return
+        if self._start_perf < _forked_at:
+            self._state = _ENDED  # inherited across fork: the parent process ends it
+            return
         duration = perf_counter_ns() - self._start_perf
         self.duration_ns = duration
         self.end_time_ns = self.start_time_ns + duration
@@ -250,19 +248,31 @@ class Span(AsyncWith["Span"]):
         """Record a returned value (if output capture is on) and what it says; return it."""
         if self._state != _LIVE:
             return value
-        tracer = _tracer.TRACER
-        kind = type(value)
-        if self._capture_output and tracer.capture_outputs:
-            self.output = snapshot(value, tracer.snapshot_limit) if kind in _MUTABLE else value
+        if self._capture_output and _tracer.TRACER.capture_outputs:
+            self.output = value if type(value) in _SMALL else self._keep(value)
             self.has_output = True
-        if kind not in _PLAIN:
+        kind = self.kind
+        if kind is _LLM or kind is _EMBEDDING:  # identity: an Enum's __hash__ is Python
             self._absorb(value)
         return value
+
+    def _keep(self, value: Any) -> Any:
+        """``value`` frozen within the limits (see ``whyops._snapshot``), its size counted."""
+        kind = type(value)
+        if kind in _SMALL:
+            return value  # counted in the span's own bytes
+        limits = _tracer.TRACER.config.limits
+        if kind is str and len(value) <= limits.max_string_length:
+            self.approx_bytes += len(value)
+            return value
+        kept, held = freeze(value, limits)
+        self.approx_bytes += held
+        return kept
 
     def _absorb(self, value: Any) -> None:
         try:
             facts = extract(value)
-        except Exception:
+        except BaseException:  # the value's own code raising: not the caller's concern
             return
         if facts is None:
             return
@@ -276,7 +286,7 @@ class Span(AsyncWith["Span"]):
     def set_output(self, value: Any) -> None:
         """Set the span's output explicitly (replaces a captured return value)."""
         if self._state == _LIVE:
-            self.output = snapshot(value, _tracer.TRACER.snapshot_limit)
+            self.output = self._keep(value)
             self.has_output = True
 
     def update_name(self, name: str) -> None:
@@ -309,7 +319,7 @@ class Span(AsyncWith["Span"]):
         if self._state == _LIVE:
             if self.attributes is None:
                 self.attributes = {}
-            self.attributes[str(key)] = snapshot(value, _tracer.TRACER.snapshot_limit)
+            self.attributes[str(key)] = self._keep(value)
 
     def set_model(self, model: str | None, provider: str | None = None) -> None:
         if self._state == _LIVE:
@@ -346,7 +356,7 @@ class Span(AsyncWith["Span"]):
             self.has_output = self._capture_output and tracer.capture_outputs
         self._count += 1
         if self.has_output and self._count <= tracer.config.limits.max_yielded_items:
-            self.output.append(snapshot(item, tracer.snapshot_limit))
+            self.output.append(self._keep(item))
 
     def finish_iteration(self, how: str) -> None:
         """Turn the yielded items into the generator output ``{yielded, count, ...}``."""
@@ -364,13 +374,25 @@ class Span(AsyncWith["Span"]):
 
     def _record_exception(self, exc: BaseException, tb: TracebackType | None) -> None:
         self.status = Status.ERROR
-        self.exception = exception_info(exc, tb, self.trace.trace_id, self.span_id)
+        limit = _tracer.TRACER.config.limits.max_string_length
+        try:
+            pending = exception_info(exc, tb, self.trace.trace_id, self.span_id, limit)
+            self.exception = pending
+            self.approx_bytes += pending.approx_bytes
+        except BaseException:  # the exception's own code raising: keep what is certain
+            self.exception = ExceptionInfo(type_name(exc), "<unprintable exception>", "")
 
     # -- hand-off ---------------------------------------------------------------------
 
     def to_record(self) -> SpanRecord:
         """The frozen form of an ended span (called by processors, often on the flusher)."""
         trace = self.trace
+        pending = self.exception
+        exception = (
+            pending.resolve(_tracer.TRACER.config.limits.max_string_length)
+            if isinstance(pending, PendingException)
+            else pending
+        )
         # Positional, in SpanRecord's field order: a third cheaper than keywords, and this
         # runs once per span on the flusher (tests/core/test_context.py checks the order).
         return SpanRecord(
@@ -389,7 +411,7 @@ class Span(AsyncWith["Span"]):
             self.inputs,
             self.output,
             self.has_output,
-            self.exception,
+            exception,
             tuple(self.thinking or ()),
             self.usage,
             self.model,

@@ -3,11 +3,17 @@
 There is one tracer per process (:data:`TRACER`); the public functions in ``whyops`` act
 on it. Until it is configured (or when disabled) it has no processors, ``enabled`` is
 False, and decorated functions call straight through.
+
+Exit: the hooks and the final flush share one budget (``exit_timeout``). Processes that
+``multiprocessing`` forks end with ``os._exit``, which skips ``atexit``; the tracer asks
+multiprocessing to run the same exit flush in them (a ``multiprocessing.util.Finalize``).
 """
 
 from __future__ import annotations
 
 import atexit
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -101,6 +107,7 @@ class Tracer:
         return BatchProcessor(
             exporter,
             max_queue_size=config.max_queue_size,
+            max_queue_bytes=config.limits.max_queue_bytes,
             max_batch_size=config.max_batch_size,
             flush_interval=config.flush_interval,
         )
@@ -154,15 +161,25 @@ class Tracer:
             self._before_exit.append(hook)
 
     def _at_exit(self) -> None:
+        """The exit flush: hooks first, then the final flush, all within ``exit_timeout``."""
+        deadline = time.monotonic() + self.config.exit_timeout
         for hook in list(self._before_exit):
             try:
                 hook()
             except Exception:
                 log_internal_error("before_exit")
         try:
-            self.shutdown(self.config.exit_timeout)
+            self.shutdown(max(0.0, deadline - time.monotonic()))
         except Exception:
             log_internal_error("exit")
+
+    def _at_multiprocessing_exit(self) -> None:
+        if self.enabled:
+            self._at_exit()
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread may have held the lock (configuring) when the process forked.
+        self._lock = threading.RLock()
 
 
 def _shutdown_all(processors: Sequence[Processor], timeout: float) -> DeliveryReport:
@@ -183,10 +200,39 @@ def _combine(reports: Sequence[DeliveryReport]) -> DeliveryReport:
         dropped=sum(r.dropped for r in reports),
         pending=sum(r.pending for r in reports),
         timed_out=any(r.timed_out for r in reports),
+        last_error=next((r.last_error for r in reports if r.last_error), None),
     )
 
 
 TRACER = Tracer()
+_finalizer_requested = False
+
+
+def _register_multiprocessing_exit_flush() -> None:
+    """Before a fork: if multiprocessing may be forking, flush in its children at their end.
+
+    ``Process._bootstrap`` clears the finalizers it inherits and runs the after-fork
+    callbacks, then calls its ``Finalize`` callbacks before ``os._exit``: registering an
+    after-fork callback here (once) adds the exit flush to every child it starts.
+    """
+    global _finalizer_requested
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None or _finalizer_requested:
+        return
+    _finalizer_requested = True
+    mp_util.register_after_fork(TRACER, _add_exit_finalizer)
+
+
+def _add_exit_finalizer(tracer: Tracer) -> None:
+    import multiprocessing.util
+
+    # Lowest priority: runs after the user's finalizers, which may still emit spans.
+    multiprocessing.util.Finalize(None, tracer._at_multiprocessing_exit, exitpriority=-1000)
+
+
+os.register_at_fork(
+    before=_register_multiprocessing_exit_flush, after_in_child=TRACER._after_fork_in_child
+)
 
 
 def get_tracer() -> Tracer:

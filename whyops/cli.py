@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,16 +44,46 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     ),
 }
 
-SERVER_EXTRA_HINT = "this command needs the server extra: pip install 'whyops[server]'"
+# The optional extras: which import each provides, and the extras each command needs.
+EXTRA_OF_MODULE = {
+    "starlette": "server",
+    "uvicorn": "server",
+    "openai": "openai",
+    "anthropic": "anthropic",
+}
+EXTRAS_OF_COMMAND = {"serve": ("server",), "demo": ("server", "openai", "anthropic")}
+MISSING_EXTRA_EXIT = 2
 
 
-def _load(module_name: str, attribute: str) -> Callable[..., Any]:
+def install_command(extras: Sequence[str]) -> str:
+    return f"pip install 'whyops[{','.join(extras)}]'"
+
+
+def missing_extra_line(command: str, module: str) -> str:
+    """One line naming the missing library and the exact command that installs it."""
+    extras = EXTRAS_OF_COMMAND.get(command, (EXTRA_OF_MODULE[module],))
+    return f"whyops {command}: needs {module} (not installed): {install_command(extras)}"
+
+
+def require_extras(command: str) -> None:
+    """Exit 2 with one line, before any import fails, when a needed extra is missing."""
+    needed = EXTRAS_OF_COMMAND.get(command, ())
+    for module, extra in EXTRA_OF_MODULE.items():
+        if extra in needed and importlib.util.find_spec(module) is None:
+            print(missing_extra_line(command, module), file=sys.stderr)
+            raise SystemExit(MISSING_EXTRA_EXIT)
+
+
+def _load(command: str, module_name: str, attribute: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in {"starlette", "uvicorn"}:
-            raise SystemExit(f"whyops: {SERVER_EXTRA_HINT}") from exc
-        raise
+    except ImportError as exc:  # whyops.server re-raises its missing extra as an ImportError
+        cause = exc if isinstance(exc, ModuleNotFoundError) else exc.__cause__
+        missing = (getattr(cause, "name", None) or "").split(".")[0]
+        if missing not in EXTRA_OF_MODULE:
+            raise
+        print(missing_extra_line(command, missing), file=sys.stderr)
+        raise SystemExit(MISSING_EXTRA_EXIT) from None
     function: Callable[..., Any] = getattr(module, attribute)
     return function
 
@@ -66,7 +97,8 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
     for name, (module_name, add_name, _run, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
         if name == selected:
-            _load(module_name, add_name)(sub)
+            require_extras(name)
+            _load(name, module_name, add_name)(sub)
     return parser
 
 
@@ -80,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     module_name, _add, run_name, _help = COMMANDS[args.command]
-    return int(_load(module_name, run_name)(args) or 0)
+    return int(_load(args.command, module_name, run_name)(args) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,29 +1,32 @@
 """``whyops demo``: the whole product in one command, with nothing running first.
 
 It starts ``whyops serve`` in-process (SQLite file, offline model simulator behind the
-LLM proxy, loopback only), runs the example support agent of ``examples/support_agent/``
-against it with the real OpenAI and Anthropic client libraries, prints every trace as a
-tree, then keeps serving the web page until Ctrl-C (or exits with ``--once``).
+LLM proxy, loopback only), runs the support agent of :mod:`whyops.demo_agent` (shipped in
+the package, so the demo runs from any installation) against it with the real OpenAI and
+Anthropic client libraries, prints every trace as a tree, then keeps serving the web page
+until Ctrl-C (or exits with ``--once``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
+import importlib
 import os
 import secrets
+import signal
 import socket
 import sqlite3
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from whyops.terminal import CommandError, ReadClient, nodes_from_json
+from whyops.terminal import CommandError, ReadClient, nodes_from_json, page_link
 
 if TYPE_CHECKING:
     from whyops.server.run import RunningServer
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 8787
 DEFAULT_DB = os.path.join(".whyops", "demo.db")
 DEMO_PROJECT = "demo"
-EXAMPLE_MODULE = "support_agent"
+AGENT_MODULE = "whyops.demo_agent"
 SPANS_SETTLE_SECONDS = 15.0
 # The whole reply of a turn, up to three lines of it.
 REPLY_CHARS = 210
@@ -41,8 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port",
         type=int,
-        default=DEFAULT_PORT,
-        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; a free one when it is taken)",
+        default=None,
+        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}, or a free one when that is taken;"
+        " a given port that is taken is an error; 0 = any free port)",
     )
     parser.add_argument(
         "--db", default=DEFAULT_DB, help=f"SQLite file for the demo's traces (default {DEFAULT_DB})"
@@ -68,8 +72,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from whyops.server.run import StartupError, check_db_path
+
     example = load_example()
-    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        check_db_path(args.db)
+    except StartupError as exc:
+        raise CommandError(str(exc)) from exc
     api_key = demo_key(Path(args.db))
     server = _start_server(args, api_key)
     try:
@@ -77,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         turns = run_example(example, server.base_url, api_key)
         say(f"\nthe {len(turns)} traces, as the server stored them:")
         print_trees(server.base_url, api_key, turns, color=_color(args.color))
-        say(f"\nweb page: {server.base_url}/#key={api_key}")
+        say(f"\nweb page: {page_link(server.base_url, api_key)}")
         if args.once:
             say(f"(--once: the server has stopped; the traces stay in {args.db}.")
             say(" Run `whyops demo` without --once to keep the page open until Ctrl-C.)")
@@ -90,11 +99,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _start_server(args: argparse.Namespace, api_key: str) -> RunningServer:
-    from whyops.server.run import start_in_thread
+    from whyops.server.run import StartupError, start_in_thread
     from whyops.server.settings import ServerSettings
     from whyops.server.store import remember_key
 
-    port = args.port if port_is_free(args.port) else 0
+    port = _choose_port(args.port)
     say(f"starting the server (SQLite {args.db}, model simulator, 127.0.0.1 only)…")
     settings = ServerSettings(
         host="127.0.0.1",
@@ -108,8 +117,20 @@ def _start_server(args: argparse.Namespace, api_key: str) -> RunningServer:
         # Stored (hashed) too, so `whyops serve --db` of this file keeps accepting the key.
         remember_key(args.db, api_key, DEMO_PROJECT)
         return start_in_thread(settings)
+    except StartupError as exc:
+        raise CommandError(str(exc)) from exc
     except (OSError, RuntimeError, sqlite3.Error) as exc:
         raise CommandError(f"could not start the server on 127.0.0.1:{port}: {exc}") from exc
+
+
+def _choose_port(given: int | None) -> int:
+    """The given port as is (taken: the server says so); else 8787, or any free one."""
+    if given is not None:
+        return given
+    if port_is_free(DEFAULT_PORT):
+        return DEFAULT_PORT
+    say(f"port {DEFAULT_PORT} is taken: using a free port (choose one with --port)")
+    return 0
 
 
 def demo_key(db: Path) -> str:
@@ -138,41 +159,9 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def example_dir() -> Path:
-    """examples/support_agent/ of the checkout this package was installed from (editable)."""
-    return Path(__file__).resolve().parent.parent / "examples" / "support_agent"
-
-
 def load_example() -> ModuleType:
-    """Import the example agent from the repository checkout, with clear errors."""
-    for provider in ("openai", "anthropic"):
-        if importlib.util.find_spec(provider) is None:
-            raise CommandError(
-                f"the demo drives the {provider} client library: "
-                "pip install 'whyops[server,openai,anthropic]'"
-            )
-    if EXAMPLE_MODULE in sys.modules:
-        return sys.modules[EXAMPLE_MODULE]
-    folder = example_dir()
-    init = folder / "__init__.py"
-    if not init.is_file():
-        raise CommandError(
-            f"the example agent is not at {folder}: the demo runs from a checkout of the "
-            "whyops repository, installed with pip install -e '.[server,openai,anthropic]'"
-        )
-    spec = importlib.util.spec_from_file_location(
-        EXAMPLE_MODULE, init, submodule_search_locations=[str(folder)]
-    )
-    if spec is None or spec.loader is None:
-        raise CommandError(f"cannot import the example agent from {init}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[EXAMPLE_MODULE] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception:
-        del sys.modules[EXAMPLE_MODULE]
-        raise
-    return module
+    """The support agent shipped in the package (the client libraries are checked by the CLI)."""
+    return importlib.import_module(AGENT_MODULE)
 
 
 def run_example(example: ModuleType, base_url: str, api_key: str) -> list[Any]:
@@ -200,7 +189,7 @@ def print_trees(base_url: str, api_key: str, turns: Sequence[Any], *, color: boo
         spans = wait_for_spans(client, turn.trace_id)
         say(f"\ntrace {turn.trace_id}  ({turn.user_id}, thread {turn.thread_id})")
         say(render_tree(nodes_from_json(spans), color=color, width=80))
-        say(f"  {base_url}/#/trace/{turn.trace_id}")
+        say(f"  {page_link(base_url, api_key, f'/trace/{turn.trace_id}')}")
 
 
 def wait_for_spans(client: ReadClient, trace_id: str) -> list[Any]:
@@ -230,8 +219,16 @@ def _color(choice: str) -> bool:
 
 
 def _wait_for_interrupt() -> None:
+    """Until Ctrl-C or SIGTERM, as ``whyops serve`` does: handled here even when the shell
+    started us with SIGINT ignored (a background job), and woken every 0.2 s because the
+    kernel may hand the signal to another thread while Python runs handlers on this one."""
+    stop = threading.Event()
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in handled}
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        say("\nstopping.")
+        while not stop.wait(0.2):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    say("\nstopping.")

@@ -136,8 +136,10 @@ class DeliveryReport:
     """What a flush or shutdown achieved, counted in records since start-up.
 
     ``delivered``: accepted by the exporter. ``retried``: export attempts that were
-    repeated. ``dropped``: records lost (queue full, rejected, retries exhausted),
-    never silently. ``pending``: still queued when the call returned.
+    repeated (counted while they happen). ``dropped``: records lost (queue full, rejected,
+    retries exhausted), never silently. ``pending``: still queued when the call returned.
+    ``last_error``: why records were last lost or not yet delivered, e.g.
+    ``"HTTP 401: Unauthorized: Invalid API key"``.
     """
 
     delivered: int = 0
@@ -145,7 +147,9 @@ class DeliveryReport:
     dropped: int = 0
     pending: int = 0
     timed_out: bool = False
+    last_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.pending == 0 and not self.timed_out
+        """Everything emitted so far was delivered: nothing dropped, nothing left waiting."""
+        return self.dropped == 0 and self.pending == 0 and not self.timed_out

@@ -57,6 +57,6 @@ def pytest_runtest_makereport(
 
 def _tree_text(captured: Any) -> str:
     try:
-        return str(captured.tree(durations=True, width=88)) or "(no spans captured)"
+        return str(captured.tree(durations=True, width=88, thinking=True)) or "(no spans captured)"
     except Exception as error:  # a report must never break because of tracing
         return f"(could not render the trace: {type(error).__name__}: {error})"

@@ -17,7 +17,7 @@ import attrs
 
 from whyops.models import SpanKind, SpanRecord, Status, TokenUsage
 
-__all__ = ["TreeNode", "format_duration", "nodes_from_spans", "render_tree"]
+__all__ = ["TreeNode", "fold_thinking", "format_duration", "nodes_from_spans", "render_tree"]
 
 
 @attrs.frozen(slots=True)
@@ -33,6 +33,15 @@ class TreeNode:
     usage: TokenUsage | None = None
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
     children: tuple[TreeNode, ...] = ()
+    # The model's thinking folded to one line (fold_thinking), shown under the span.
+    thinking: str | None = None
+
+
+def fold_thinking(texts: Sequence[str | None]) -> str | None:
+    """Thinking blocks as one line: their text, whitespace folded; None texts are redacted."""
+    parts = [" ".join(text.split()) if text is not None else "(redacted)" for text in texts]
+    line = " ¶ ".join(part for part in parts if part)
+    return line or None
 
 
 def _node(record: SpanRecord, children: tuple[TreeNode, ...]) -> TreeNode:
@@ -48,6 +57,7 @@ def _node(record: SpanRecord, children: tuple[TreeNode, ...]) -> TreeNode:
         usage=record.usage,
         attributes=record.attributes,
         children=children,
+        thinking=fold_thinking([block.text for block in record.thinking]),
     )
 
 
@@ -124,18 +134,33 @@ def _line(node: TreeNode, prefix: str, width: int, color: bool, durations: bool)
     return prefix + painted + " " * pad + _paint(duration, _DIM, color)
 
 
+def _thinking_line(thinking: str, prefix: str, width: int, color: bool) -> str:
+    """``thinking: …`` under its span, cut to the line like the page's folded block."""
+    text = _fit(f"thinking: {thinking}", width - len(prefix))
+    return prefix + _paint(text, _DIM, color)
+
+
 def render_tree(
-    roots: Sequence[TreeNode], *, color: bool = False, width: int = 80, durations: bool = True
+    roots: Sequence[TreeNode],
+    *,
+    color: bool = False,
+    width: int = 80,
+    durations: bool = True,
+    thinking: bool = True,
 ) -> str:
-    """The trees as text, one span per line, at most ``width`` columns."""
+    """The trees as text, one span per line (plus a folded ``thinking:`` line under a span
+    that has thinking, unless ``thinking=False``), at most ``width`` columns."""
     lines: list[str] = []
 
     def walk(node: TreeNode, lead: str, branch: str) -> None:
         lines.append(_line(node, lead + branch, width, color, durations))
-        below = lead + ("    " if branch in ("└── ", "") else "│   ")
+        below = lead + ("    " if branch == "└── " else "│   ") if branch else lead
+        if thinking and node.thinking:
+            rail = "│ " if node.children else "  "
+            lines.append(_thinking_line(node.thinking, below + rail, width, color))
         for index, child in enumerate(node.children):
             last = index == len(node.children) - 1
-            walk(child, below if branch else lead, "└── " if last else "├── ")
+            walk(child, below, "└── " if last else "├── ")
 
     for root in roots:
         walk(root, "", "")

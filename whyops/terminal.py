@@ -2,22 +2,26 @@
 
 Both commands talk to the read API of ``whyops serve`` (or any compatible server).
 ``show`` turns the spans JSON of ``GET /api/traces/{id}/spans`` into
-:class:`whyops.render.TreeNode` trees, so a trace prints exactly as the SDK's
-console exporter prints it.
+:class:`whyops.render.TreeNode` trees (:mod:`whyops.spans_json`), so a trace prints
+exactly as the SDK's console exporter prints it. Trace ids are never cut: ``show``
+takes any unique start of one, and both commands print JSON with ``--json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TextIO
 
-from whyops.models import SpanKind, Status, TokenUsage
-from whyops.render import TreeNode, format_duration, render_tree
+from whyops.render import format_duration, render_tree
+from whyops.spans_json import nodes_from_json, parse_timestamp_ns
+
+__all__ = ["CommandError", "ReadClient", "nodes_from_json", "page_link", "parse_timestamp_ns"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8787"
 TIMEOUT_SECONDS = 10.0
@@ -25,6 +29,10 @@ TIMEOUT_SECONDS = 10.0
 
 class CommandError(Exception):
     """A problem worth one clear line on stderr, not a traceback."""
+
+
+class NotFound(CommandError):
+    """The server answered 404."""
 
 
 # --- arguments ---------------------------------------------------------------------------
@@ -50,12 +58,20 @@ def add_traces_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=20, help="how many traces (1-100)")
     parser.add_argument("--agent", default=None, help="only traces of this agent")
     parser.add_argument("--errors", action="store_true", help="only traces with errors")
+    _add_json_argument(parser)
+
+
+def _add_json_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the server's JSON, for scripts")
 
 
 def add_show_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("trace_id", metavar="TRACE_ID", help="the trace to print")
+    parser.add_argument(
+        "trace_id", metavar="TRACE_ID", help="the trace to print: its id, or any unique start of it"
+    )
     _add_connection_arguments(parser)
     parser.add_argument("--width", type=int, default=None, help="line width (default: terminal)")
+    _add_json_argument(parser)
 
 
 # --- commands ----------------------------------------------------------------------------
@@ -85,7 +101,10 @@ def _traces(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"count": args.limit, "agentName": args.agent}
     if args.errors:
         params["hasErrors"] = "true"
-    threads = client.get("/api/threads", params).get("threads", [])
+    threads = client.get("/api/threads", params, raw=args.json).get("threads", [])
+    if args.json:
+        print(json.dumps(threads, indent=2))
+        return 0
     color = _use_color(args.color, sys.stdout)
     width = shutil.get_terminal_size((80, 24)).columns
     print(format_traces_table(threads, width=max(width, 60), color=color))
@@ -94,17 +113,48 @@ def _traces(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     client = ReadClient.from_args(args)
-    data = client.get(f"/api/traces/{_quote(args.trace_id)}/spans", {})
+    trace_id, summary = resolve_trace(client, args.trace_id, raw=args.json)
+    data = client.get_optional(f"/api/traces/{_quote(trace_id)}/spans", {}, raw=args.json)
+    if data is None:
+        raise CommandError(f"no trace {args.trace_id}")
     spans = data.get("spans", data) if isinstance(data, Mapping) else data
+    if args.json:
+        print(json.dumps({"traceId": trace_id, "summary": summary, "spans": spans}, indent=2))
+        return 0
     if not spans:
-        raise CommandError(f"trace {args.trace_id!r} has no spans")
+        raise CommandError(f"trace {trace_id} has no spans")
     color = _use_color(args.color, sys.stdout)
     width = args.width or shutil.get_terminal_size((80, 24)).columns
-    summary = client.get_optional(f"/api/threads/{_quote(args.trace_id)}", {"eventLimit": 1})
     if summary:
-        print(format_trace_header(args.trace_id, summary, width))
+        print(format_trace_header(str(printable(trace_id)), summary, width))
     print(render_tree(nodes_from_json(spans), color=color, width=width))
     return 0
+
+
+# Matches listed when a prefix is ambiguous.
+SHOWN_MATCHES = 10
+
+
+def resolve_trace(
+    client: ReadClient, given: str, *, raw: bool = False
+) -> tuple[str, Mapping[str, Any] | None]:
+    """The trace id ``given`` starts (an exact id wins) and its summary, or a CommandError
+    naming the matches when there are several. A server without prefix search is asked for
+    the exact id only."""
+    params = {"traceIdPrefix": given, "count": SHOWN_MATCHES + 1}
+    data = client.get_json("/api/threads", params)
+    threads = [t for t in data.get("threads", []) if str(t.get("traceId", "")).startswith(given)]
+    exact = [t for t in threads if t.get("traceId") == given]
+    if exact or len(threads) == 1:
+        found = (exact or threads)[0]
+        return str(found["traceId"]), found if raw else printable(found)
+    if threads:
+        ids = [str(printable(t["traceId"])) for t in threads[:SHOWN_MATCHES]]
+        more = " …" if len(threads) > SHOWN_MATCHES else ""
+        raise CommandError(
+            f"{printable(given)} is the start of several traces: {', '.join(ids)}{more}"
+        )
+    return given, None
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
@@ -117,6 +167,14 @@ def _quote(segment: str) -> str:
     from urllib.parse import quote
 
     return quote(segment, safe="")
+
+
+def page_link(base_url: str, api_key: str, route: str = "") -> str:
+    """An address of the web page that opens in any browser: the key travels in the fragment
+    (``#key=K`` or ``#/route&key=K``), which the browser never sends to the server."""
+    key = _quote(api_key)
+    root = base_url.rstrip("/")
+    return f"{root}/#{route}&key={key}" if route else f"{root}/#key={key}"
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -137,7 +195,12 @@ class ReadClient:
             raise CommandError("no API key: pass --api-key or set WHYOPS_API_KEY")
         return cls(base_url, api_key)
 
-    def get(self, path: str, params: Mapping[str, Any]) -> Any:
+    def get(self, path: str, params: Mapping[str, Any], *, raw: bool = False) -> Any:
+        """The JSON answer; strings made safe for a terminal unless ``raw``."""
+        data = self.get_json(path, params)
+        return data if raw else printable(data)
+
+    def get_json(self, path: str, params: Mapping[str, Any]) -> Any:
         import httpx2
 
         query = {k: v for k, v in params.items() if v is not None}
@@ -153,15 +216,16 @@ class ReadClient:
         if response.status_code == 401:
             raise CommandError(f"{self.base_url} rejected the API key")
         if response.status_code == 404:
-            raise CommandError(f"not found: {path}")
+            raise NotFound(f"not found: {path}")
         if response.status_code >= 400:
             raise CommandError(f"{path}: HTTP {response.status_code}: {response.text[:200]}")
-        return printable(response.json())
+        return response.json()
 
-    def get_optional(self, path: str, params: Mapping[str, Any]) -> Any:
+    def get_optional(self, path: str, params: Mapping[str, Any], *, raw: bool = False) -> Any:
+        """The JSON answer, or None when the server has nothing there (404)."""
         try:
-            return self.get(path, params)
-        except CommandError:
+            return self.get(path, params, raw=raw)
+        except NotFound:
             return None
 
 
@@ -179,117 +243,6 @@ def printable(value: Any) -> Any:
     if isinstance(value, dict):
         return {printable(key): printable(item) for key, item in value.items()}
     return value
-
-
-# --- spans JSON -> TreeNode --------------------------------------------------------------
-
-
-def parse_timestamp_ns(value: Any) -> int | None:
-    """ISO 8601 (``Z`` or offset, any fraction) or epoch milliseconds -> epoch nanoseconds."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)):
-        whole = int(value)  # integer maths: floats near 1e18 lose nanoseconds
-        return whole * 1_000_000 + round((value - whole) * 1_000_000)
-    text = str(value).replace("Z", "+00:00")
-    seconds_part, _, rest = text.partition(".")
-    fraction = ""
-    if rest:
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        fraction, text = rest[:digits], seconds_part + rest[digits:]
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    seconds = int(moment.timestamp())
-    return seconds * 1_000_000_000 + int((fraction or "0").ljust(9, "0")[:9])
-
-
-def nodes_from_json(spans: Sequence[Mapping[str, Any]]) -> list[TreeNode]:
-    """Build render TreeNodes from the spans API: children ordered by start, orphans as roots."""
-    by_id = {str(span.get("id")): span for span in spans}
-    children: dict[str | None, list[Mapping[str, Any]]] = {}
-    for span in spans:
-        parent = span.get("parentSpanId")
-        key = str(parent) if parent and str(parent) in by_id else None
-        children.setdefault(key, []).append(span)
-    for group in children.values():
-        group.sort(key=lambda s: parse_timestamp_ns(s.get("start")) or 0)
-
-    def build(span: Mapping[str, Any], seen: frozenset[str]) -> TreeNode:
-        span_id = str(span.get("id"))
-        kids = [] if span_id in seen else children.get(span_id, [])
-        return _tree_node(span, [build(kid, seen | {span_id}) for kid in kids])
-
-    return [build(root, frozenset()) for root in children.get(None, [])]
-
-
-def _tree_node(span: Mapping[str, Any], kids: list[TreeNode]) -> TreeNode:
-    start_ns = parse_timestamp_ns(span.get("start")) or 0
-    duration_ms = span.get("durationMs")
-    if duration_ms is None:
-        end_ns = parse_timestamp_ns(span.get("end"))
-        duration_ns = max(end_ns - start_ns, 0) if end_ns else 0
-    else:
-        duration_ns = int(float(duration_ms) * 1_000_000)
-    return TreeNode(
-        name=str(span.get("name") or span.get("kind") or "span"),
-        kind=_kind(span.get("kind")),
-        start_ns=start_ns,
-        duration_ns=duration_ns,
-        status=_status(span),
-        error=_error_text(span.get("error")),
-        usage=_usage(span.get("usage")),
-        attributes=_attributes(span),
-        children=tuple(kids),
-    )
-
-
-def _kind(value: Any) -> SpanKind:
-    try:
-        return SpanKind(value)
-    except ValueError:
-        return SpanKind.SPAN
-
-
-def _status(span: Mapping[str, Any]) -> Status:
-    try:
-        return Status(span.get("status"))
-    except ValueError:
-        return Status.ERROR if span.get("error") else Status.OK
-
-
-def _error_text(error: Any) -> str | None:
-    if not error:
-        return None
-    if isinstance(error, Mapping):
-        message = str(error.get("message") or error.get("error") or "")
-        kind = str(error.get("type") or "")
-        return message if not kind or message.startswith(kind) else f"{kind}: {message}"
-    return str(error)
-
-
-def _usage(usage: Any) -> TokenUsage | None:
-    if not isinstance(usage, Mapping) or not usage:
-        return None
-    return TokenUsage(
-        prompt_tokens=usage.get("promptTokens"),
-        completion_tokens=usage.get("completionTokens"),
-        total_tokens=usage.get("totalTokens"),
-        cache_read_tokens=usage.get("cacheReadTokens"),
-        cache_creation_tokens=usage.get("cacheCreationTokens"),
-    )
-
-
-def _attributes(span: Mapping[str, Any]) -> dict[str, Any]:
-    attributes = dict(span.get("attributes") or {})
-    if span.get("model"):
-        attributes.setdefault("model", span["model"])
-    if span.get("status") not in (None, "ok", "error"):
-        attributes.setdefault("status", span["status"])  # e.g. "unfinished"
-    return attributes
 
 
 # --- formatting ----------------------------------------------------------------------------
@@ -334,27 +287,31 @@ def _duration_of(summary: Mapping[str, Any]) -> Any:
     return (last - first) / 1e6 if first is not None and last is not None else None
 
 
+TABLE_TITLES = ("STARTED", "TRACE", "AGENT", "DURATION", "TOKENS", "CACHED", "EVENTS", "ERR")
+# Widths of the fixed columns (TRACE and AGENT are sized to fit), and the order in which
+# columns give way when the agent name would have too little room.
+TABLE_WIDTHS = (8, 0, 0, 8, 6, 6, 6, 3)
+DROPPED_FIRST = (5, 6, 4)  # CACHED, EVENTS, TOKENS
+AGENT_ROOM = 12
+
+
 def format_traces_table(threads: Sequence[Mapping[str, Any]], *, width: int, color: bool) -> str:
-    """One line per trace, newest first; the trace id is kept whole when it fits."""
+    """One line per trace, newest first. Trace ids are never cut (a line grows instead);
+    the agent name is cut, after less useful columns have given way."""
     if not threads:
         return "no traces yet"
     rows = [_table_cells(t) for t in sorted(threads, key=_newest_first)]
-    cached = any(row[5] != "-" for row in rows)
-    titles = ("STARTED", "TRACE", "AGENT", "DURATION", "TOKENS", "CACHED", "EVENTS", "ERR")
-    widths = [8, 0, 0, 9, 7, 7 if cached else 0, 6, 3]
-    fixed = sum(widths) + sum(1 for w in widths if w)  # plus one space per column
-    widths[1] = min(max(len(row[1]) for row in rows), max(width - fixed - 12, 12))
-    widths[2] = max(width - fixed - widths[1] - 1, 6)
+    widths = _column_widths(rows, width)
 
     def line(cells: Sequence[str]) -> str:
         parts = [
-            f"{_fit(cell, w):{'<' if i < 3 else '>'}{w}}"
+            f"{cell if i == 1 else _fit(cell, w):{'<' if i < 3 else '>'}{w}}"
             for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
             if w
         ]
         return " ".join(parts).rstrip()
 
-    header = line(titles)
+    header = line(TABLE_TITLES)
     out = [f"{DIM}{header}{RESET}" if color else header]
     for row in rows:
         text = line(row)
@@ -362,11 +319,34 @@ def format_traces_table(threads: Sequence[Mapping[str, Any]], *, width: int, col
     return "\n".join(out)
 
 
+def _column_widths(rows: Sequence[Sequence[str]], width: int) -> list[int]:
+    widths = list(TABLE_WIDTHS)
+    if all(row[5] == "-" for row in rows):
+        widths[5] = 0
+    widths[1] = max(len(TABLE_TITLES[1]), *(len(row[1]) for row in rows))
+    wanted = min(max(len(TABLE_TITLES[2]), *(len(row[2]) for row in rows)), AGENT_ROOM)
+
+    def room() -> int:  # what is left for AGENT, one space before each column
+        return width - sum(widths) - sum(1 for w in widths if w)
+
+    for column in DROPPED_FIRST:
+        if room() >= wanted:
+            break
+        widths[column] = 0
+    widths[2] = max(room(), len(TABLE_TITLES[2]))
+    return widths
+
+
+def one_line(text: str) -> str:
+    """A table cell: the newlines and tabs that :func:`printable` keeps, escaped too."""
+    return text.replace("\n", "\\n").replace("\t", "\\t")
+
+
 def _table_cells(summary: Mapping[str, Any]) -> tuple[str, ...]:
     return (
         _local_time(summary.get("firstEventTimestamp")),
-        str(summary.get("traceId") or summary.get("threadId") or ""),
-        str(summary.get("agentName") or summary.get("entityName") or "-"),
+        one_line(str(summary.get("traceId") or summary.get("threadId") or "")),
+        one_line(str(summary.get("agentName") or summary.get("entityName") or "-")),
         format_duration_ms(_duration_of(summary)),
         format_count(summary.get("totalTokens")),
         format_count(summary.get("cacheReadTokens") or None),

@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 
-from .agent import run_sessions
+from whyops.demo_agent import run_sessions
 
 
 def main() -> int:

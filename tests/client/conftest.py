@@ -9,6 +9,7 @@ client its own path prefix (``recorder.base()``), so they never see each other's
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import socket
 import threading
@@ -156,6 +157,8 @@ def _init_answer(body: Any) -> dict[str, Any]:
 def make_app(state: Recorder) -> Starlette:
     async def handle(request: Request) -> Response:
         raw = await request.body()
+        if request.headers.get("content-encoding") == "gzip":
+            raw = gzip.decompress(raw)
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:

@@ -7,6 +7,7 @@ import datetime
 import enum
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -147,7 +148,7 @@ def test_redaction_hook_sees_each_leaf_with_its_path() -> None:
     assert to_json_safe({"a": 1}, Limits(redact=broken)) == {"a": REDACTED}
 
 
-def test_top_level_containers_are_copied_at_call_time(memory: Any) -> None:
+def test_containers_are_copied_at_call_time_nested_ones_too(memory: Any) -> None:
     @whyops.tool
     def keep(items: list[int], options: dict[str, Any]) -> list[int]:
         return items
@@ -157,11 +158,11 @@ def test_top_level_containers_are_copied_at_call_time(memory: Any) -> None:
     result = keep(items, options)
     items.append(3)
     options["added"] = True
-    nested["deep"].append(2)  # nested values are not copied: documented in docs/core.md
+    nested["deep"].append(2)
     result.append(4)
     (span,) = memory.spans()
     assert span.inputs["items"] == [1, 2]
-    assert span.inputs["options"] == {"nested": {"deep": [1, 2]}}
+    assert span.inputs["options"] == {"nested": {"deep": [1]}}
     assert span.output == [1, 2]
 
 
@@ -180,14 +181,16 @@ def test_huge_arguments_are_capped_on_the_callers_thread(memory: Any) -> None:
     assert len(json.dumps(event)) < 50_000
 
 
-def test_snapshot_copies_only_top_level_builtin_containers() -> None:
+def test_snapshot_copies_builtin_containers_and_keeps_other_objects() -> None:
     inner = [1]
     value = [inner]
-    copy = snapshot(value, 10)
-    assert copy == value and copy is not value and copy[0] is inner
-    assert snapshot(bytearray(b"ab"), 10) == b"ab"
+    copy = snapshot(value, Limits(max_items=10))
+    assert copy == value and copy is not value and copy[0] is not inner
+    assert snapshot(bytearray(b"ab"), Limits()) == b"ab"
+    frozen = (1, "a", (2,))
+    assert snapshot(frozen, Limits()) is frozen  # nothing mutable inside: kept as is
     marker = object()
-    assert snapshot(marker, 10) is marker
+    assert snapshot(marker, Limits()) is marker
 
 
 # Ints past 64 bits included: ``json`` refuses ints over 4300 digits.
@@ -246,4 +249,165 @@ def test_one_bad_leaf_spoils_only_itself() -> None:
         "s": "<unrepresentable BadStr>",
         "c": "<unrepresentable BadClass>",
         "l": [2, "<unrepresentable BadClass>"],
+    }
+
+
+# -- every limit applies to every value, cut when captured ---------------------------------
+
+
+class LongStr:
+    def __str__(self) -> str:
+        return "s" * 5_000
+
+
+class LongRepr:
+    def __repr__(self) -> str:
+        return "r" * 5_000
+
+
+class Wide(enum.Enum):
+    BIG = "e" * 5_000
+
+
+def test_values_converted_with_str_respect_max_string_length() -> None:
+    import decimal
+    import pathlib
+    import uuid
+
+    limits = Limits(max_string_length=20)
+    values = {
+        "exception": ValueError("x" * 5_000),
+        "decimal": decimal.Decimal("1." + "1" * 5_000),
+        "path": pathlib.PurePath("/" + "p" * 5_000),
+        "uuid": uuid.UUID(int=2**127),  # 36 characters
+        "datetime": datetime.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC),
+        "enum": Wide.BIG,
+        "str": LongStr(),
+        "repr": LongRepr(),
+    }
+    out = to_json_safe(values, limits)
+    for name, text in out.items():
+        head, _, rest = text.partition("…[truncated ")
+        assert len(head) <= 20 + len("ValueError: "), (name, text)
+        assert rest.endswith(" chars]"), (name, text)
+
+
+def test_an_exception_message_is_cut_before_it_is_copied_into_the_text() -> None:
+    out = to_json_safe(KeyError("k" * 100), Limits(max_string_length=10))
+    assert out.startswith("KeyError: 'kkkkkkkkk") and out.endswith("…[truncated 92 chars]")
+
+
+def test_big_strings_and_bytes_are_cut_when_captured_not_kept_alive(memory: Any) -> None:
+    seen: list[Any] = []
+
+    @whyops.tool
+    def take(data: bytearray, blob: bytes, text: str, nested: list[Any]) -> str:
+        seen.append(whyops.current_span())
+        return text
+
+    big = bytearray(20_000_000)
+    text = "t" * 1_000_000
+    take(big, bytes(50_000), text, [text, memoryview(b"abc")])
+    (record,) = memory.spans()
+    assert record.inputs["data"] == "<bytes len=20000000>"
+    assert record.inputs["blob"] == "<bytes len=50000>"
+    for kept in (record.inputs["text"], record.inputs["nested"][0], record.output):
+        assert kept.head == text[:32_768] and kept.original_size == 1_000_000
+    assert record.inputs["nested"][1] == "<bytes len=3>"
+    # What the span holds after cutting, not what was passed: three cut strings of 32 KB.
+    assert 3 * 32_768 <= seen[0].approx_bytes < 200_000
+    arguments = memory.events()[0]["content"]["toolCalls"][0]["arguments"]
+    assert arguments["data"] == "<bytes len=20000000>"
+    assert arguments["text"] == text[:32_768] + "…[truncated 967232 chars]"
+
+
+def test_small_spans_have_a_small_estimate(memory: Any) -> None:
+    with whyops.span("small") as span:
+        span.set_output({"a": 1, "b": "x" * 100})
+    assert 512 < span.approx_bytes < 2_000
+
+
+class CountingList(list[int]):
+    """Counts the items anyone iterates over."""
+
+    taken = 0
+
+    def __iter__(self) -> Any:
+        for item in super().__iter__():
+            CountingList.taken += 1
+            yield item
+
+
+class CountingMapping(Mapping[int, int]):
+    """A huge read-only mapping that counts the values read."""
+
+    read = 0
+
+    def __len__(self) -> int:
+        return 10_000_000
+
+    def __iter__(self) -> Any:
+        return iter(range(10_000_000))
+
+    def __getitem__(self, key: int) -> int:
+        CountingMapping.read += 1
+        return key
+
+
+def test_big_containers_are_never_walked_past_what_the_limits_keep(memory: Any) -> None:
+    @whyops.tool
+    def take(items: list[int], mapping: Any) -> int:
+        return 0
+
+    take(CountingList(range(100_000)), CountingMapping())
+    assert CountingList.taken <= 201  # copied on the caller's thread: the first 200
+    event = memory.events()[0]
+    arguments = event["content"]["toolCalls"][0]["arguments"]
+    assert arguments["items"][-1] == "…[truncated, 99800 items]"
+    assert arguments["mapping"]["…"] == "[truncated, 9999800 more keys of 10000000]"
+    assert CountingMapping.read <= 201  # converted on the flusher: islice, no list()
+
+
+def test_snapshot_of_a_huge_dict_copies_only_the_first_items() -> None:
+    huge = {key: [1] for key in range(1_000_000)}
+    frozen = snapshot(huge, Limits(max_items=3))
+    assert frozen.original_size == 1_000_000 and frozen.items == {0: [1], 1: [1], 2: [1]}
+    assert frozen.items[0] is not huge[0]
+
+
+# -- subclasses of the builtin containers are snapshotted too -------------------------------
+
+
+def test_container_subclasses_and_nested_lists_are_frozen_at_call_time(memory: Any) -> None:
+    import collections
+
+    class Items(list[Any]):
+        pass
+
+    @whyops.tool
+    def take(**values: Any) -> None:
+        return None
+
+    grouped: collections.defaultdict[str, list[int]] = collections.defaultdict(list)
+    grouped["a"].append(1)
+    ordered = collections.OrderedDict(a=[1])
+    counts = collections.Counter(a=1)
+    items = Items([[1]])
+    pair = ("p", [1])
+    take(grouped=grouped, ordered=ordered, counts=counts, items=items, pair=pair)
+    grouped["a"].append(2)
+    grouped["b"].append(3)
+    ordered["a"].append(2)
+    ordered["z"] = [0]
+    counts["a"] += 5
+    items[0].append(2)
+    items.append([3])
+    pair[1].append(2)
+    arguments = memory.events()[0]["content"]["toolCalls"][0]["arguments"]["values"]
+    assert arguments == {
+        "grouped": {"a": [1]},
+        "ordered": {"a": [1]},
+        "counts": {"a": 1},
+        "items": [[1]],
+        "pair": ["p", [1]],
     }

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
 import pytest
-from core_helpers import acall, call, make
+from core_helpers import Sink, acall, call, make, run_python
 
 import whyops
 from whyops._threads import thread_pools_patched
@@ -300,3 +301,29 @@ def test_a_span_freezes_every_field_into_its_own_record_field(memory: Any) -> No
         "attributes": {"k": "v"},
     }
     assert inner.end_time_ns - inner.start_time_ns == inner.duration_ns > 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_span_open_across_fork_is_ended_and_sent_by_the_parent_only(sink: Sink) -> None:
+    code = (
+        "import os, whyops\n"
+        f"whyops.configure(api_key='k', analyse_url={sink.url!r}, flush_interval=60)\n"
+        "with whyops.span('open-across-fork'):\n"
+        "    with whyops.span('also-open'):\n"
+        "        pid = os.fork()\n"
+        "        if pid == 0:\n"
+        "            with whyops.span('child-own'):\n"
+        "                pass\n"
+        "    if pid == 0:\n"
+        "        report = whyops.flush(5)\n"
+        "        print('child', report.delivered, flush=True)\n"
+        "        os._exit(0)\n"
+        "    os.waitpid(pid, 0)\n"
+        "print('parent', whyops.flush(5).delivered, flush=True)\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert "child 1" in result.stdout and "parent 2" in result.stdout
+    spans = Counter((e["spanName"], e["spanId"]) for e in sink.events)
+    assert sorted(name for name, _ in spans) == ["also-open", "child-own", "open-across-fork"]
+    assert set(spans.values()) == {2}  # request and response: each span sent once

@@ -111,3 +111,129 @@ def test_base_exceptions_like_cancellation_mark_the_span(memory: Any) -> None:
     asyncio.run(main())
     (span,) = memory.spans()
     assert span.status is Status.ERROR and span.exception.type == "CancelledError"
+
+
+class Collector:
+    """A batching exporter: records are frozen on the flusher thread, not the caller's."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def export(self, records: Any) -> Any:
+        from whyops.export import ExportResult
+
+        self.records.extend(records)
+        return ExportResult(ok=True)
+
+    def shutdown(self) -> None:
+        pass
+
+
+@pytest.fixture
+def batched() -> Any:
+    from whyops._tracer import get_tracer
+
+    exporter = Collector()
+    with get_tracer().use_exporter(exporter):
+        yield exporter
+
+
+def test_str_of_an_exception_runs_once_and_off_the_callers_thread(batched: Collector) -> None:
+    import threading
+
+    calls: list[str] = []
+
+    class Slow(Exception):
+        def __str__(self) -> str:
+            calls.append(threading.current_thread().name)
+            return "slow message"
+
+    inner = whyops.tool(name="inner")(lambda: (_ for _ in ()).throw(Slow()))
+    outer = whyops.tool(name="outer")(lambda: inner())
+    with pytest.raises(Slow):
+        outer()
+    assert calls == []  # nothing formatted while the caller waits
+    assert whyops.flush(5).ok
+    assert calls == ["whyops-flusher"]  # once, for both spans
+    messages = {r.name: (r.exception.message, r.exception.traceback) for r in batched.records}
+    assert messages["inner"][0] == messages["outer"][0] == "slow message"
+    assert "Slow: slow message" in messages["inner"][1] and messages["outer"][1] == ""
+
+
+def test_a_huge_message_is_cut_when_the_span_ends(batched: Collector) -> None:
+    from whyops._span import Span
+
+    ended: list[Span] = []
+
+    @whyops.tool
+    def fails() -> None:
+        ended.append(whyops.current_span())  # type: ignore[arg-type]
+        raise ValueError("m" * 1_000_000)
+
+    with pytest.raises(ValueError):
+        fails()
+    assert ended[0].approx_bytes < 100_000  # the 1 MB message is not held
+    assert whyops.flush(5).ok
+    (record,) = batched.records
+    assert record.exception.message.endswith("…[truncated 967232 chars]")
+    assert len(record.exception.traceback) < 40_000
+
+
+def test_a_deep_traceback_keeps_its_first_and_last_frames() -> None:
+    from whyops._exceptions import exception_info
+
+    def recurse(n: int) -> None:
+        if n == 0:
+            raise RuntimeError("bottom")
+        recurse(n - 1)
+
+    try:
+        recurse(500)
+    except RuntimeError as exc:
+        pending = exception_info(exc, exc.__traceback__, "t", "s", 100)
+    text = pending.resolve(100).traceback
+    assert text.startswith("Traceback (most recent call last):\n")
+    assert "frames left out" in text and text.count("recurse") < 150
+    assert 'raise RuntimeError("bottom")' in text and text.endswith("RuntimeError: bottom\n")
+
+
+def test_the_traceback_reads_like_pythons_own_with_its_chain(memory: Any) -> None:
+    import traceback
+
+    @whyops.tool
+    def wraps() -> None:
+        try:
+            {}["k"]
+        except KeyError as exc:
+            raise ValueError("wrapped") from exc
+
+    with pytest.raises(ValueError) as caught:
+        wraps()
+    ours = memory.spans()[0].exception.traceback
+    theirs = "".join(traceback.format_exception(caught.value))
+    # Python's adds the caller frames above the span and column carets: ours is its subset.
+    ours_lines = [line for line in ours.splitlines() if line.strip()]
+    theirs_lines = [line.rstrip() for line in theirs.splitlines()]
+    assert all(line in theirs_lines for line in ours_lines)
+    assert "The above exception was the direct cause of the following exception:" in ours
+    assert ours.index("KeyError: 'k'") < ours.index("ValueError: wrapped")
+
+
+def test_an_exception_kept_for_the_flusher_counts_what_it_holds(batched: Collector) -> None:
+    class Custom(Exception):
+        def __str__(self) -> str:
+            return "custom: " + self.args[0][:10]
+
+    ended: list[Any] = []
+
+    @whyops.tool
+    def fails() -> None:
+        ended.append(whyops.current_span())
+        raise Custom("c" * 1_000_000)
+
+    with pytest.raises(Custom):
+        fails()
+    # Its __str__ waits for the flusher, so its 1 MB argument is still held: counted.
+    assert ended[0].approx_bytes > 1_000_000
+    assert whyops.flush(5).ok
+    assert batched.records[0].exception.message == "custom: cccccccccc"

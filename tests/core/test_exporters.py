@@ -162,6 +162,16 @@ def test_configuration_from_arguments_and_environment() -> None:
         ({"analyse_url": "ftp://h/api"}, {}, "analyse_url: 'ftp://h/api' is not an absolute"),
         ({}, {"WHYOPS_PROXY_URL": "127.0.0.1:8787"}, "WHYOPS_PROXY_URL: '127.0.0.1:8787'"),
         ({"base_url": 5}, {}, "base_url must be a string, got int"),
+        (
+            {"limits": whyops.Limits(max_queue_bytes=0)},
+            {},
+            "limits.max_queue_bytes must be positive, got 0",
+        ),
+        (
+            {"limits": whyops.Limits(max_queue_bytes=1.5)},  # type: ignore[arg-type]
+            {},
+            "limits.max_queue_bytes must be an integer, got 1.5",
+        ),
     ],
 )
 def test_configuration_rejects_bad_values_naming_the_option(
@@ -174,6 +184,17 @@ def test_configuration_rejects_bad_values_naming_the_option(
 def test_configuration_accepts_zero_where_zero_means_none() -> None:
     config = load_config({"exit_timeout": 0, "max_retries": 0, "flush_interval": 0.01}, {})
     assert (config.exit_timeout, config.max_retries, config.flush_interval) == (0, 0, 0.01)
+
+
+def test_the_queues_byte_budget_comes_from_the_limits(restore_tracer: Any) -> None:
+    from whyops.export.batch import BatchProcessor
+
+    whyops.configure(exporter=ConsoleExporter(), limits=whyops.Limits(max_queue_bytes=12_345))
+    (processor,) = get_tracer()._processors
+    assert isinstance(processor, BatchProcessor) and processor.max_queue_bytes == 12_345
+    whyops.configure(exporter=ConsoleExporter())
+    (processor,) = get_tracer()._processors
+    assert isinstance(processor, BatchProcessor) and processor.max_queue_bytes == 64 * 2**20
 
 
 def test_exporter_specs(restore_tracer: Any, tmp_path: Path) -> None:

@@ -196,3 +196,196 @@ def test_a_failing_inline_exporter_never_reaches_the_caller(
         assert work(21) == 42
         assert whyops.flush(1).dropped == 1
     assert any("internal error" in r.getMessage() for r in caplog.records)
+
+
+class Sized:
+    """A queued item that says how many bytes its captured values take."""
+
+    def __init__(self, i: int, approx_bytes: int) -> None:
+        self.i, self.approx_bytes = i, approx_bytes
+
+    def to_record(self) -> EventRecord:
+        return rec(self.i)
+
+
+def test_the_queue_is_bounded_in_bytes_and_refusals_are_counted() -> None:
+    exporter = Recorder()
+    exporter.gate.clear()
+    processor = BatchProcessor(exporter, max_queue_bytes=1_000, max_batch_size=1, flush_interval=60)
+    processor.submit(Sized(0, 300))
+    wait_for(lambda: processor.report().pending == 1 and not processor._queue)  # in flight
+    for i in range(1, 8):
+        processor.submit(Sized(i, 300))  # 1..3 fit next to nothing queued; 4..7 do not
+    held = processor.report()
+    assert (held.pending, held.dropped) == (4, 4)
+    assert held.last_error == "export queue is full (10000 records or 1000 bytes)"
+    assert not held.ok
+    exporter.gate.set()
+    assert processor.flush(5).delivered == 4
+    for i in range(2):
+        processor.submit(Sized(10 + i, 300))  # the budget is free again once shipped
+    processor.submit(rec(98))  # no size of its own: counted as 256 bytes, so it fits...
+    processor.submit(rec(99))  # ...and a second one does not
+    report = processor.flush(5)
+    assert (report.delivered, report.dropped, report.pending) == (7, 5, 0)
+    processor.shutdown(1)
+
+
+def test_a_base_exception_from_a_records_own_code_costs_that_record_only() -> None:
+    import asyncio
+
+    class Hostile:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        def to_record(self) -> Record:
+            raise self.exc
+
+    exporter = Recorder()
+    processor = BatchProcessor(exporter, max_batch_size=100, flush_interval=60)
+    for n, exc in enumerate([asyncio.CancelledError(), KeyboardInterrupt(), SystemExit(3)]):
+        processor.submit(rec(2 * n))
+        processor.submit(Hostile(exc))
+        processor.submit(rec(2 * n + 1))
+    report = processor.flush(5)
+    assert (report.delivered, report.dropped, report.pending) == (6, 3, 0)
+    assert not report.timed_out and "could not be frozen" in str(report.last_error)
+    thread = processor._thread
+    assert thread is not None and thread.is_alive()
+    processor.shutdown(1)
+
+
+def test_an_exporter_raising_a_base_exception_loses_its_batch_not_the_flusher() -> None:
+    import asyncio
+
+    class Cancelling(Recorder):
+        def export(self, records: Sequence[Record]) -> ExportResult:
+            if not self.batches:
+                self.batches.append([])
+                raise asyncio.CancelledError()
+            return super().export(records)
+
+    processor = BatchProcessor(Cancelling(), max_batch_size=5, flush_interval=60)
+    for i in range(5):
+        processor.submit(rec(i))
+    first = processor.flush(5)
+    assert (first.dropped, first.timed_out) == (5, False)
+    assert first.last_error == "CancelledError raised while exporting"
+    processor.submit(rec(9))
+    assert processor.flush(5).delivered == 1
+    processor.shutdown(1)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_flusher_that_dies_anyway_is_replaced_and_its_batch_counted() -> None:
+    exporter = Recorder()
+    processor = BatchProcessor(exporter, max_batch_size=5, flush_interval=60)
+    real_export = processor._export
+
+    def dies_once(batch: list[Any]) -> None:
+        processor._export = real_export  # type: ignore[method-assign]
+        raise SystemExit("a bug in the flusher")
+
+    processor._export = dies_once  # type: ignore[method-assign]
+    for i in range(5):
+        processor.submit(rec(i))
+    first_thread = processor._thread
+    assert first_thread is not None
+    first = processor.flush(5)
+    assert (first.delivered, first.dropped, first.timed_out) == (0, 5, False)
+    first_thread.join(5)
+    assert not first_thread.is_alive()
+    for i in range(3):
+        processor.submit(rec(10 + i))
+    report = processor.flush(5)
+    assert (report.delivered, report.dropped, report.pending) == (3, 5, 0)
+    assert processor._thread is not first_thread
+    assert [r.payload["i"] for r in exporter.batches[-1]] == [10, 11, 12]  # type: ignore[union-attr]
+    processor.shutdown(1)
+
+
+def test_aflush_waits_without_blocking_the_event_loop(restore_tracer: Any) -> None:
+    import asyncio
+
+    import whyops
+
+    exporter = Recorder()
+    exporter.gate.clear()
+    whyops.configure(exporter=exporter, flush_interval=60)
+
+    @whyops.tool
+    def work(i: int) -> int:
+        return i
+
+    async def main() -> tuple[int, Any]:
+        for i in range(3):
+            work(i)
+        ticks = 0
+        flushing = asyncio.ensure_future(whyops.aflush(5))
+        asyncio.get_running_loop().call_later(0.2, exporter.gate.set)
+        while not flushing.done():
+            ticks += 1
+            await asyncio.sleep(0.01)
+        return ticks, flushing.result()
+
+    ticks, report = asyncio.run(main())
+    assert ticks >= 10  # the loop kept running while the flush waited
+    assert (report.delivered, report.pending) == (3, 0)
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_flush_after_delivers_a_handlers_spans_before_it_returns(
+    flavor: str, restore_tracer: Any
+) -> None:
+    import asyncio
+
+    import whyops
+
+    exporter = Recorder()
+    whyops.configure(exporter=exporter, flush_interval=60)
+
+    @whyops.tool
+    def step(event: str) -> str:
+        if event == "bad":
+            raise ValueError("bad event")
+        return event.upper()
+
+    if flavor == "sync":
+
+        @whyops.flush_after
+        def handler(event: str) -> str:
+            return step(event)
+
+        call = handler
+    else:
+
+        @whyops.flush_after(timeout=5)
+        async def ahandler(event: str) -> str:
+            return step(event)
+
+        def call(event: str) -> Any:
+            return asyncio.run(ahandler(event))
+
+    assert call("ok") == "OK"
+    assert sum(len(b) for b in exporter.batches) == 1  # shipped, not waiting for 60 s
+    with pytest.raises(ValueError, match="bad event"):
+        call("bad")
+    assert sum(len(b) for b in exporter.batches) == 2
+
+
+def test_flush_after_is_bounded_by_its_timeout(restore_tracer: Any) -> None:
+    import whyops
+
+    exporter = Recorder()
+    exporter.gate.clear()
+    whyops.configure(exporter=exporter, flush_interval=60)
+
+    @whyops.flush_after(timeout=0.2)
+    @whyops.tool
+    def handler() -> int:
+        return 1
+
+    started = time.monotonic()
+    assert handler() == 1
+    assert time.monotonic() - started < 2.0  # the 0.2 s bound, with room for a loaded machine
+    exporter.gate.set()

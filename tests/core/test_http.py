@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import socket
 import time
 from typing import Any
 
 import pytest
 from core_helpers import Sink, run_python
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import whyops
 from whyops._tracer import get_tracer
+from whyops.export.batch import BatchProcessor
 from whyops.export.http import (
     HttpExporter,
     backoff_delay,
@@ -231,3 +236,177 @@ def test_a_value_json_refuses_costs_only_its_own_record(
     assert call["content"]["toolCalls"][0]["arguments"] == {"n": "<int: 16610 bits>"}
     assert call["content"]["toolResults"] == "<int: 16613 bits>"
     assert sum("could not be encoded" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_one_oversized_record_in_ten_costs_only_itself(tmp_path: Any, restore_tracer: Any) -> None:
+    """The server refuses one event as too large: the other nine are stored and counted."""
+    import sqlite3
+
+    from whyops.models import SpanKind, SpanRecord
+    from whyops.server.run import start_in_thread
+    from whyops.server.settings import ServerSettings
+
+    def span(n: int, size: int) -> SpanRecord:
+        return SpanRecord(
+            trace_id="t" * 32, span_id=f"{n + 1:016x}", parent_span_id=None, name=f"s{n}",
+            kind=SpanKind.TOOL, start_time_ns=1, end_time_ns=2, duration_ns=1,
+            inputs={"text": os.urandom(size).hex()},
+        )  # fmt: skip
+
+    db = tmp_path / "w.db"
+    settings = ServerSettings(host="127.0.0.1", port=0, db_path=str(db), max_body_bytes=20_000)
+    with start_in_thread(settings) as server:
+        exporter = HttpExporter(server.base_url + "/api", str(server.api_key), backoff_base=0.01)
+        whyops.configure(exporter=exporter, flush_interval=60, max_batch_size=10)
+        tracer = get_tracer()
+        for n in range(10):
+            tracer.submit(span(n, 15_000 if n == 3 else 100))  # 30 kB of text in one event
+        report = whyops.flush(10)
+    assert (report.delivered, report.dropped, report.pending) == (9, 1, 0)
+    assert report.last_error == "HTTP 413: event larger than the server accepts"
+    assert not report.ok
+    with sqlite3.connect(db) as connection:
+        names = {row[0] for row in connection.execute("SELECT DISTINCT span_name FROM events")}
+    assert names == {f"s{n}" for n in range(10) if n != 3}
+
+
+def test_retries_are_counted_while_they_happen(sink: Sink, restore_tracer: Any) -> None:
+    sink.script = [(503, {"Retry-After": "0.2"}, b"busy")] * 4
+    _configure(sink.url, max_retries=10)
+    _tools(1)
+    processor = get_tracer()._processors[0]
+    assert isinstance(processor, BatchProcessor)
+    deadline = time.monotonic() + 5
+    while processor.report().retried < 2:
+        assert time.monotonic() < deadline, "retries not counted while under way"
+        time.sleep(0.01)
+    during = processor.report()
+    assert during.pending == 1 and during.delivered == 0
+    assert during.last_error == "HTTP 503: busy" and not during.ok
+    report = whyops.flush(5)
+    assert (report.delivered, report.retried, report.pending) == (1, 4, 0)
+    assert report.ok and report.last_error is None
+
+
+def test_big_bodies_are_gzip_compressed_and_stored_by_the_server(
+    tmp_path: Any, restore_tracer: Any
+) -> None:
+    import gzip
+
+    from whyops.export.http import GZIP_ABOVE
+    from whyops.server.run import start_in_thread
+    from whyops.server.settings import ServerSettings
+
+    small = build_request("http://h/api", "k", b"[]")
+    assert "Content-Encoding" not in small.headers and small.body == b"[]"
+    body = b'[{"eventType":"user_message","content":"' + b"x" * GZIP_ABOVE + b'"}]'
+    big = build_request("http://h/api", "k", body)
+    assert big.headers["Content-Encoding"] == "gzip" and gzip.decompress(big.body) == body
+    assert len(big.body) < len(body) // 10
+
+    settings = ServerSettings(host="127.0.0.1", port=0, db_path=str(tmp_path / "w.db"))
+    with start_in_thread(settings) as server:
+        whyops.configure(
+            api_key=server.api_key, analyse_url=server.base_url + "/api", flush_interval=60
+        )
+
+        @whyops.tool
+        def echo(text: str) -> str:
+            return text
+
+        for i in range(50):
+            echo(f"{i} " + "words " * 400)
+        report = whyops.flush(10)
+        assert (report.delivered, report.dropped, report.pending) == (50, 0, 0) and report.ok
+
+
+def test_a_wrong_api_key_is_not_ok_and_says_why(tmp_path: Any, restore_tracer: Any) -> None:
+    from whyops.server.run import start_in_thread
+    from whyops.server.settings import ServerSettings
+
+    settings = ServerSettings(host="127.0.0.1", port=0, db_path=str(tmp_path / "w.db"))
+    with start_in_thread(settings) as server:
+        url = server.base_url + "/api"
+        whyops.configure(api_key="not-the-key", analyse_url=url, flush_interval=60)
+        _tools(2)
+        report = whyops.flush(10)
+        assert (report.delivered, report.dropped, report.pending) == (0, 2, 0)
+        assert not report.ok
+        assert report.last_error == "HTTP 401: Unauthorized: Invalid API key"
+        exit_code = (
+            f"import whyops\nwhyops.configure(api_key='not-the-key', analyse_url={url!r})\n"
+            "whyops.tool(lambda: 1)()\n"
+        )
+        result = run_python(exit_code)
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stderr.splitlines() if "not delivered to" in x)
+    assert f"to {url}/events/ingest (HTTP 401: Unauthorized: Invalid API key)" in line
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    status=st.integers(100, 599),
+    body=st.one_of(
+        st.binary(max_size=3000),
+        st.builds(
+            lambda error, details: json.dumps({"error": error, "details": details}).encode(),
+            st.one_of(st.text(max_size=50), st.integers(), st.none()),
+            st.one_of(st.none(), st.lists(st.text(max_size=10), max_size=3)),
+        ),
+    ),
+)
+def test_any_server_answer_is_classified_with_a_readable_reason(status: int, body: bytes) -> None:
+    outcome = classify_response(status, {}, body)
+    assert outcome.action in ("ok", "retry", "drop")
+    if outcome.action != "ok":
+        assert outcome.message.startswith(f"HTTP {status}: ")
+        assert len(outcome.message) < 2100
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.binary(max_size=10_000), gzip_above=st.one_of(st.none(), st.integers(0, 5000)))
+def test_a_request_body_is_sent_as_is_or_gzip_of_itself(
+    body: bytes, gzip_above: int | None
+) -> None:
+    import gzip
+
+    request = build_request("http://h/api", "k", body, gzip_above)
+    compressed = gzip_above is not None and len(body) > gzip_above
+    assert (request.headers.get("Content-Encoding") == "gzip") is compressed
+    assert (gzip.decompress(request.body) if compressed else request.body) == body
+
+
+def test_base_exceptions_from_captured_values_never_stop_delivery(
+    sink: Sink, restore_tracer: Any
+) -> None:
+    import asyncio
+
+    class Hostile:
+        def __init__(self, exc: BaseException) -> None:
+            self.exc = exc
+
+        def __repr__(self) -> str:
+            raise self.exc
+
+        __str__ = __repr__
+
+    _configure(sink.url)
+
+    @whyops.tool
+    def work(x: Any) -> int:
+        return 1
+
+    for exc in (asyncio.CancelledError(), KeyboardInterrupt(), SystemExit(2)):
+        work(Hostile(exc))
+        work("fine")
+    assert whyops.flush(5).delivered == 6
+    work("after")
+    report = whyops.flush(5)
+    assert (report.delivered, report.dropped, report.pending) == (7, 0, 0) and report.ok
+    arguments = [
+        e["content"]["toolCalls"][0]["arguments"]["x"]
+        for e in sink.events
+        if e["eventType"] == "tool_call_request"
+    ]
+    assert arguments[1::2] == ["fine"] * 3 and arguments[-1] == "after"
+    assert all(a.startswith("<unrepresentable ") for a in arguments[0:6:2])

@@ -76,3 +76,41 @@ def test_a_forked_child_has_its_own_flusher_and_does_not_resend_the_parents_queu
     )
     assert requests == {"parent-before": 10, "child": 3, "parent-after": 2}
     assert len({e["idempotencyKey"] for e in sink.events}) == len(sink.events) == 30
+
+
+def test_the_whole_exit_hooks_included_stays_within_the_budget() -> None:
+    """A backend that accepts connections and never answers; exit hooks that take time."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        clock = (
+            "import atexit, time\nEND = []\n"
+            "atexit.register(lambda: print('exit-wait %.3f' % (time.monotonic() - END[0])))\n"
+        )
+        body = f"""
+import time, whyops
+from whyops import _tracer
+from whyops.client import WhyOps
+whyops.configure(api_key="k", analyse_url="{base}/api", flush_interval=0.01, exit_timeout=1.0,
+                 max_retries=1000)
+sdk = WhyOps("k", "stuck-agent", {{"systemPrompt": "p", "description": "d"}},
+             proxy_base_url="{base}", analyse_base_url="{base}/api")
+trace = sdk.trace("held")
+trace.user_message_sync([{{"role": "user", "content": "hi"}}])
+_tracer.get_tracer().before_exit(lambda: time.sleep(0.4))  # a slow hook
+for i in range(200):
+    whyops.tool(lambda i: i)(i)
+time.sleep(0.1)
+END.append(time.monotonic())
+"""
+        result = run_python(clock + body)
+    assert result.returncode == 0, result.stderr
+    waited = float(result.stdout.split("exit-wait ")[1])
+    # The 1 s budget covers the hooks too (0.4 s of them); the margin absorbs scheduling.
+    assert waited < 1.0 + 0.25, waited
+    assert "held events unregistered" in result.stderr  # the client's exit hook ran
+    line = next(x for x in result.stderr.splitlines() if "records not delivered to" in x)
+    assert f"{base}/api/events/ingest (no answer within the time allowed)" in line

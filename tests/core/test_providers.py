@@ -231,3 +231,49 @@ def test_llm_response_without_model_says_unknown(memory: Any) -> None:
         pass
     last = memory.events()[-1]
     assert (last["metadata"]["model"], last["metadata"]["provider"]) == ("unknown", "unknown")
+
+
+class Lazy:
+    """An object whose every attribute read is counted (a lazy property, a DataFrame)."""
+
+    reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        Lazy.reads += 1
+        return "message" if name == "type" else "chat.completion"
+
+
+def test_a_tool_returning_a_message_shaped_dict_is_not_a_provider_call(memory: Any) -> None:
+    @whyops.tool
+    def send_sms() -> dict[str, Any]:
+        return {"type": "message", "content": [{"type": "text"}], "model": "sms-v2"}
+
+    send_sms()
+    (record,) = memory.spans()
+    assert (record.provider, record.model, record.usage) == (None, None, None)
+
+
+def test_return_values_are_never_read_for_provider_facts_unless_they_are_sdk_classes(
+    memory: Any,
+) -> None:
+    whyops.tool(lambda: Lazy())()
+    whyops.span(kind="llm")(lambda: Lazy())()
+    assert Lazy.reads == 0
+    tool, llm = memory.spans()
+    assert tool.provider is None and llm.provider is None
+
+
+def test_finding_provider_responses_imports_no_sdk() -> None:
+    from core_helpers import run_python
+
+    code = (
+        "import sys, whyops\n"
+        "from whyops.export.memory import InMemoryExporter\n"
+        "whyops.configure(exporter=InMemoryExporter())\n"
+        "whyops.span(kind='llm')(lambda: {'object': 'chat.completion', 'model': 'm'})()\n"
+        "whyops.tool(lambda: object())()\n"
+        "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -263,6 +263,25 @@ def small_proxy(
 
 
 @pytest.fixture
+def proxy_with(
+    upstream: Spy, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., ProxyUnderTest]]:
+    """Starts a proxy with other server settings (``require_agent_name=True``, ...)."""
+    started: list[ProxyUnderTest] = []
+
+    def start(**overrides: Any) -> ProxyUnderTest:
+        directory = tmp_path_factory.mktemp("configured-proxy")
+        started.append(_start_proxy(upstream.base_url, directory, **overrides))  # type: ignore[attr-defined]
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for under_test in started:
+            under_test.running.stop()
+
+
+@pytest.fixture
 def script(upstream: Spy) -> Iterator[Callable[[Scripted], None]]:
     def use(answer: Scripted) -> None:
         upstream.script = answer

@@ -18,6 +18,7 @@ from .conftest import (
     headers_for,
     new_trace,
 )
+from .shapes import error_message, openai_message
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -160,12 +161,11 @@ def test_unreachable_upstream_is_a_502_in_the_provider_shape(dead_proxy, path, b
     assert ("error", 502) == (error["eventType"], error["metadata"]["httpStatus"])
 
 
-def test_missing_agent_name(proxy):
-    answer = post(proxy, "/v1/chat/completions", CHAT, {"Authorization": f"Bearer {PROXY_KEY}"})
-    assert (400, {"error": "Missing required header: X-Agent-Name"}) == (
-        answer.status_code,
-        answer.json(),
-    )
+def test_missing_agent_name(proxy_with):
+    strict = proxy_with(require_agent_name=True)
+    answer = post(strict, "/v1/chat/completions", CHAT, {"Authorization": f"Bearer {PROXY_KEY}"})
+    assert 400 == answer.status_code
+    assert "Missing required header: X-Agent-Name" == openai_message(answer.json())
 
 
 @pytest.mark.parametrize(
@@ -180,7 +180,9 @@ def test_missing_agent_name(proxy):
 def test_auth_failures(proxy, headers, reason, path):
     trace = new_trace()
     answer = post(proxy, path, CHAT, {**headers_for(trace), **headers})
-    assert (401, {"error": f"Unauthorized: {reason}"}) == (answer.status_code, answer.json())
+    assert 401 == answer.status_code
+    provider = "anthropic" if path == "/v1/messages" else "openai"
+    assert f"Unauthorized: {reason}" == error_message(answer, provider)
     assert [] == proxy.events(trace, timeout=0.2)
 
 
@@ -194,7 +196,7 @@ def test_models_need_auth(proxy):
 )
 def test_bad_json(proxy, body, message):
     answer = post(proxy, "/v1/chat/completions", body, auth())
-    assert (400, {"error": message}) == (answer.status_code, answer.json())
+    assert (400, message) == (answer.status_code, openai_message(answer.json()))
 
 
 async def test_client_disconnect_mid_stream_closes_upstream_and_records(proxy, script):
@@ -258,16 +260,18 @@ async def test_upstream_breaking_off_mid_stream_is_an_error_with_the_partial_ans
     script(lambda scope: (200, [("content-type", "text/event-stream")], broken_stream()))
     received = b""
     async with httpx2.AsyncClient() as http:
-        with pytest.raises(httpx2.TransportError):
-            async with http.stream(
-                "POST",
-                proxy.base_url + "/v1/chat/completions",
-                json={**CHAT, "stream": True},
-                headers=auth(trace),
-            ) as answer:
-                async for chunk in answer.aiter_bytes():
-                    received += chunk
+        async with http.stream(
+            "POST",
+            proxy.base_url + "/v1/chat/completions",
+            json={**CHAT, "stream": True},
+            headers=auth(trace),
+        ) as answer:
+            async for chunk in answer.aiter_bytes():  # a cleanly ended body: no read error
+                received += chunk
     assert b"p0 " in received and b"p1 " in received
+    last = received.rstrip(b"\n").rsplit(b"\n\n", 1)[-1]
+    assert last.startswith(b"data: ")
+    assert "broke off" in openai_message(json.loads(last[len(b"data: ") :]))
     _, error = proxy.events(trace, 2)
     assert ("error", "UpstreamDisconnected", "upstream_disconnected") == (
         error["eventType"],
@@ -281,10 +285,8 @@ def test_oversized_body_is_a_413_and_nothing_is_recorded(small_proxy):
     trace = new_trace()
     body = {**CHAT, "messages": [{"role": "user", "content": "x" * 2000}]}
     answer = post(small_proxy, "/v1/chat/completions", body, auth(trace))
-    assert (413, {"error": "Payload Too Large: body exceeds 1000 bytes"}) == (
-        answer.status_code,
-        answer.json(),
-    )
+    assert 413 == answer.status_code
+    assert "Payload Too Large: body exceeds 1000 bytes" == openai_message(answer.json())
     assert [] == small_proxy.events(trace, timeout=0.2)
 
 
@@ -292,7 +294,7 @@ def test_lone_surrogate_is_refused(proxy):
     body = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "\\ud800"}]}'
     answer = post(proxy, "/v1/chat/completions", body, auth())
     assert 400 == answer.status_code
-    assert "surrogate" in answer.json()["error"]
+    assert "surrogate" in openai_message(answer.json())
 
 
 def test_gzip_request_body_is_forwarded_decoded(proxy, upstream):

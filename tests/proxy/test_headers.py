@@ -12,6 +12,7 @@ import httpx2
 import pytest
 
 from .conftest import PROXY_KEY, headers_for, new_trace
+from .shapes import anthropic_message, error_message, provider_of
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
 MESSAGES = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": CHAT["messages"]}
@@ -36,11 +37,13 @@ TOO_LONG = [
 ]
 
 
+SENT = {**AUTH, "content-type": "application/json", "anthropic-version": "2023-06-01"}
+
+
 def call(proxy: Any, method: str, path: str, body: Any, headers: Any) -> httpx2.Response:
     content = None if body is None else json.dumps(body).encode()
-    sent = {**AUTH, "content-type": "application/json", "anthropic-version": "2023-06-01"}
     return httpx2.request(
-        method, proxy.base_url + path, content=content, headers=[*sent.items(), *headers]
+        method, proxy.base_url + path, content=content, headers=[*SENT.items(), *headers]
     )
 
 
@@ -51,8 +54,8 @@ def test_an_overlong_header_is_a_400_naming_it(proxy, upstream, method, path, bo
     headers = {**headers_for(trace), header: "x" * (limit + 1)}
     seen = len(upstream.requests)
     answer = call(proxy, method, path, body, list(headers.items()))
-    expected = {"error": f"Header {header} must be at most {limit} characters"}
-    assert (400, expected) == (answer.status_code, answer.json())
+    expected = f"Header {header} must be at most {limit} characters"
+    assert (400, expected) == (answer.status_code, error_message(answer, provider_of(path, SENT)))
     assert seen == len(upstream.requests)  # refused before anything went upstream
     assert [] == proxy.events(trace, timeout=0.1)
 
@@ -61,8 +64,8 @@ def test_an_overlong_header_is_a_400_naming_it(proxy, upstream, method, path, bo
 def test_a_control_character_is_a_400_naming_the_header(proxy, method, path, body):
     headers = [*headers_for().items(), ("X-Thread-ID", "a\tb")]
     answer = call(proxy, method, path, body, headers)
-    expected = {"error": "Header X-Thread-ID must not contain control characters"}
-    assert (400, expected) == (answer.status_code, answer.json())
+    expected = "Header X-Thread-ID must not contain control characters"
+    assert (400, expected) == (answer.status_code, error_message(answer, provider_of(path, SENT)))
 
 
 def test_headers_at_the_limit_are_recorded_whole(proxy):
@@ -108,8 +111,8 @@ def test_count_tokens_obeys_the_body_limit(small_proxy, upstream):
     seen = len(upstream.requests)
     body = {**COUNT, "messages": [{"role": "user", "content": "x" * 2000}]}
     answer = call(small_proxy, "POST", "/v1/messages/count_tokens", body, [])
-    expected = {"error": "Payload Too Large: body exceeds 1000 bytes"}
-    assert (413, expected) == (answer.status_code, answer.json())
+    expected = "Payload Too Large: body exceeds 1000 bytes"
+    assert (413, expected) == (answer.status_code, anthropic_message(answer.json()))
     gzipped = gzip.compress(json.dumps(body).encode())  # small on the wire, too big inflated
     answer = httpx2.post(
         small_proxy.base_url + "/v1/messages/count_tokens",
@@ -117,7 +120,7 @@ def test_count_tokens_obeys_the_body_limit(small_proxy, upstream):
         headers={**AUTH, "content-encoding": "gzip", "anthropic-version": "2023-06-01"},
     )
     assert 413 == answer.status_code
-    assert "once decompressed" in answer.json()["error"]
+    assert "once decompressed" in anthropic_message(answer.json())
     assert seen == len(upstream.requests)
 
 
@@ -139,7 +142,7 @@ def test_count_tokens_refuses_invalid_json(proxy):
         content=b"{nope",
         headers={**AUTH, "anthropic-version": "2023-06-01"},
     )
-    assert (400, {"error": "Invalid JSON"}) == (answer.status_code, answer.json())
+    assert (400, "Invalid JSON") == (answer.status_code, anthropic_message(answer.json()))
 
 
 @pytest.mark.parametrize(
@@ -161,8 +164,11 @@ def test_shipped_server_refuses_long_headers_with_a_400(
         header: "x" * length,
     }
     answer = httpx2.request(method, server.base_url + path, json=body, headers=headers)
-    expected = {"error": f"Header {header} must be at most {limit} characters"}
-    assert (400, expected) == (answer.status_code, answer.json())
+    expected = f"Header {header} must be at most {limit} characters"
+    assert (400, expected) == (
+        answer.status_code,
+        error_message(answer, provider_of(path, headers)),
+    )
 
 
 def test_shipped_server_stores_utf8_user_ids(server):

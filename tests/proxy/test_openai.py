@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx2
 import openai
 import pytest
 
@@ -394,3 +395,79 @@ async def test_replayed_responses_stream_items_continue_the_trace(proxy):
         model="gpt-4o", input=[*replay, {"role": "user", "content": "more"}], store=False
     )
     assert trace == again.headers["x-trace-id"]
+
+
+def test_client_configured_only_by_environment_gets_the_default_agent(proxy, monkeypatch):
+    """OPENAI_BASE_URL and OPENAI_API_KEY, no X-Agent-Name: the call goes through, marked."""
+    monkeypatch.setenv("OPENAI_BASE_URL", proxy.base_url + "/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", PROXY_KEY)
+    raw = openai.OpenAI(max_retries=0).chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+    )
+    trace = raw.headers["x-trace-id"]
+    events = proxy.events(trace, 2)
+    assert [("default", "default")] * 2 == [
+        (e["agentName"], e["metadata"]["agentNameSource"]) for e in events
+    ]
+    auth = {"Authorization": f"Bearer {PROXY_KEY}"}
+    tree = httpx2.get(f"{proxy.base_url}/api/traces/{trace}/spans", headers=auth).json()
+    (span,) = tree["spans"]
+    assert ("default", "default") == (span["agentName"], span["agentNameSource"])
+
+
+def test_named_calls_carry_no_agent_name_source(proxy):
+    trace = new_trace()
+    client(proxy, **{"X-Trace-ID": trace}).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+    )
+    events = proxy.events(trace, 2)
+    assert all(
+        e["agentName"] == "proxy-test-agent" and "agentNameSource" not in e["metadata"]
+        for e in events
+    )
+
+
+def test_the_default_agent_is_the_servers_setting(proxy_with):
+    unnamed = proxy_with(default_agent="unnamed-bot")
+    api = openai.OpenAI(base_url=unnamed.base_url + "/v1", api_key=PROXY_KEY, max_retries=0)
+    stream = api.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    list(stream.parse())
+    events = unnamed.events(stream.headers["x-trace-id"], 2)
+    assert ["unnamed-bot"] * 2 == [e["agentName"] for e in events]
+
+
+def test_agent_and_signature_settings_from_flags_and_environment(monkeypatch):
+    import argparse
+
+    from whyops.server.run import add_arguments, settings_from_args
+    from whyops.server.settings import ServerSettings
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    defaults = settings_from_args(parser.parse_args([]))
+    assert ("default", False, True) == (
+        defaults.default_agent,
+        defaults.require_agent_name,
+        defaults.signature,
+    )
+    monkeypatch.setenv("WHYOPS_SERVER_DEFAULT_AGENT", "from-env")
+    monkeypatch.setenv("WHYOPS_SERVER_NO_SIGNATURE", "1")
+    monkeypatch.setenv("WHYOPS_SERVER_REQUIRE_AGENT_NAME", "true")
+    from_env = settings_from_args(parser.parse_args([]))
+    assert ("from-env", True, False) == (
+        from_env.default_agent,
+        from_env.require_agent_name,
+        from_env.signature,
+    )
+    flags = parser.parse_args(["--default-agent", "bot", "--no-signature", "--require-agent-name"])
+    monkeypatch.delenv("WHYOPS_SERVER_NO_SIGNATURE")
+    assert ("bot", True, False) == (
+        settings_from_args(flags).default_agent,
+        settings_from_args(flags).require_agent_name,
+        settings_from_args(flags).signature,
+    )
+    for bad in ("", "x" * 256):
+        with pytest.raises(ValueError):
+            ServerSettings(default_agent=bad)

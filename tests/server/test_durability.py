@@ -18,56 +18,10 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.server.conftest import event, event_count
+from tests.server.conftest import event_count
+from tests.server.served import Served
 
-KEY = "whyops_durability"
 pytestmark = pytest.mark.slow
-
-
-class Served:
-    def __init__(self, db: Path) -> None:
-        command = [sys.executable, "-m", "whyops.server.run", "--port", "0", "--db", str(db),
-                   "--api-key", KEY, "--log-level", "warning"]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)", first)
-        assert match, first
-        self.base_url = match.group(1)
-        self.output: list[str] = [first]
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.http = httpx2.Client(
-            base_url=self.base_url, headers={"X-API-Key": KEY}, timeout=30,
-            limits=httpx2.Limits(max_connections=32),
-        )  # fmt: skip
-        self._wait_healthy()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-
-    def _wait_healthy(self) -> None:
-        for _ in range(500):
-            try:
-                if self.http.get("/api/health").status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            threading.Event().wait(0.02)
-        raise AssertionError("".join(self.output))
-
-    def post_batch(self, trace: str, index: int) -> int:
-        batch = [event("tool_result", trace, idempotencyKey=f"{index}:{i}") for i in range(20)]
-        return self.http.post("/api/events/ingest", json=batch).status_code
-
-    def close(self) -> None:
-        self.http.close()
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(10)
 
 
 @pytest.fixture
@@ -168,7 +122,7 @@ def test_first_start_prints_a_generated_key_once(tmp_path: Path) -> None:
     assert f"WHYOPS_API_KEY={keys[0]}" in outputs[0]
     assert keys[0] not in outputs[1]
     assert "API key" not in outputs[1]
-    assert re.search(r"^web page: http://127\.0\.0\.1:\d+/ \(it asks for", outputs[1], re.M)
+    assert re.search(r"^web page: http://127\.0\.0\.1:\d+/#key=KEY \(KEY: ", outputs[1], re.M)
 
 
 def _wait_for(base_url: str) -> None:

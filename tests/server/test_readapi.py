@@ -23,10 +23,17 @@ def _usage(prompt: int, completion: int, read: int = 0, created: int = 0) -> dic
     }
 
 
-def test_health_needs_no_key(api: Api) -> None:
-    response = api.http.get("/api/health", headers={"Authorization": ""})
-    assert response.status_code == 200
-    assert response.json()["status"] == "ok"
+def test_health_needs_no_key_and_tells_nothing_else_without_one(api: Api) -> None:
+    for key in ("", "Bearer not-a-key"):
+        response = api.http.get("/api/health", headers={"Authorization": key})
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "service": "whyops"}
+
+
+def test_health_with_a_key_reports_the_build_and_the_writes(api: Api) -> None:
+    report = api.get("/api/health").json()
+    assert report["status"] == "ok"
+    assert {"version", "schema", "recorder", "writerQueue"} <= set(report)
 
 
 def test_thread_totals_include_cache_tokens_and_errors(api: Api) -> None:

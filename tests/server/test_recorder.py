@@ -98,14 +98,16 @@ def test_recording_after_close_is_counted(tmp_path: Path) -> None:
     assert recorder.failed == 1
 
 
-def _health(base_url: str) -> dict[str, object]:
-    response = httpx2.get(f"{base_url}/api/health")
+def _health(running: RunningServer) -> dict[str, object]:
+    """The full health report: its counters are for key holders."""
+    headers = {"Authorization": f"Bearer {running.api_key}"}
+    response = httpx2.get(f"{running.base_url}/api/health", headers=headers)
     assert response.status_code == 200
     return response.json()  # type: ignore[no-any-return]
 
 
 def test_health_reports_what_the_recorder_stored_and_dropped(fresh_server: RunningServer) -> None:
-    before = _health(fresh_server.base_url)
+    before = _health(fresh_server)
     assert before["recorder"] == {"recorded": 0, "failed": 0}
     assert before["writerQueue"] == 0
     headers = {
@@ -119,7 +121,7 @@ def test_health_reports_what_the_recorder_stored_and_dropped(fresh_server: Runni
     recorder: Recorder = fresh_server._server.config.app.state.recorder
     recorder.record("p", [{"eventType": "llm_response"}])  # invalid: dropped and counted
     _wait_for(lambda: recorder.failed == 1 and recorder.recorded >= 2)
-    counts = _health(fresh_server.base_url)["recorder"]
+    counts = _health(fresh_server)["recorder"]
     assert isinstance(counts, dict)
     assert counts["failed"] == 1
     assert counts["recorded"] == recorder.recorded >= 2  # the proxied call's events

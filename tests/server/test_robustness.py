@@ -33,7 +33,7 @@ INGEST_ROUTES = ["/api/events/ingest", "/api/events", "/api/events/tool-result"]
 def test_malformed_json_is_400(api: Api, path: str, raw: bytes) -> None:
     response = api.post(path, content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
-    assert response.json()["error"] == "Invalid JSON"
+    assert response.json()["error"].startswith("Invalid JSON")
 
 
 def test_lone_surrogates_are_refused_not_stored(api: Api) -> None:

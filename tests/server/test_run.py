@@ -64,7 +64,8 @@ def test_running_server_exposes_settings_and_simulator(server: RunningServer) ->
     assert server.settings.port == int(server.base_url.rsplit(":", 1)[1])
     assert server.settings.openai_base_url == server.base_url + "/simulator/v1"
     models = httpx2.get(
-        server.base_url + "/simulator/v1/models", headers={"Authorization": "Bearer x"}
+        server.base_url + "/simulator/v1/models",
+        headers={"Authorization": f"Bearer {server.api_key}"},
     )
     assert models.status_code == 200
     page = httpx2.get(server.base_url + "/")

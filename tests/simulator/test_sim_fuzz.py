@@ -74,6 +74,12 @@ bodies = st.fixed_dictionaries(
         "dimensions": st.integers(-2, 64) | json_values,
         "stop_sequences": json_values,
         "stream_options": json_values,
+        "thread": json_values
+        | st.just({"type": "create"})
+        | st.builds(lambda i: {"type": "continue", "previous_message_id": i}, json_values),
+        "output_config": json_values
+        | st.builds(lambda s: {"format": {"type": "json_schema", "schema": s}}, json_values),
+        "output_format": json_values,
     },
 )
 
@@ -118,6 +124,16 @@ NASTY = [
     ("responses", {"model": "gpt-4o", "input": "x", "reasoning": {"effort": 5}, "tools": [5],
                    "instructions": 5, "text": {"format": {"type": "json_schema", "schema": 5}}}),
     ("embeddings", {"model": "text-embedding-3-small", "input": "x", "dimensions": 100000}),
+    ("chat", {"model": "gpt-4o", "response_format": {"type": "json_object"}, "messages": [
+        {"role": "system", "content": "Return JSON like " + "[" * 5000},
+        {"role": "user", "content": '{"a": ' * 3000}]}),
+    ("chat", {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}, {"role": "tool",
+              "tool_call_id": "c", "content": "{" + "[" * 5000 + "]" * 5000 + "}"}]}),
+    ("messages", {"model": "sim-claude", "max_tokens": 10, "messages": [],
+                  "thread": {"type": "continue", "previous_message_id": "msg_unknown"}}),
+    ("messages", {"model": "sim-claude", "max_tokens": 10, "messages": [{"role": "user",
+                  "content": "x"}], "output_config": {"format": {"type": "json_schema",
+                  "schema": {"properties": {"a": {"$ref": "#/$defs/A"}}}}}}),
 ]  # fmt: skip
 
 

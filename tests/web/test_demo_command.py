@@ -14,7 +14,6 @@ import httpx2
 import pytest
 
 from whyops import demo
-from whyops.terminal import CommandError
 
 REPO = Path(__file__).resolve().parents[2]
 TRACE_LINE = re.compile(r"^trace (\S+)  \((\S+), thread (\S+)\)$", re.M)
@@ -72,8 +71,10 @@ def test_demo_once_traces_the_support_agent(tmp_path: Path) -> None:
         f"{n}@example.com" for n in ("alice", "bob", "carol", "dave")
     }
     assert out.index("✓") < out.index("\ntrace ")
-    key = re.search(r"web page: http://127\.0\.0\.1:\d+/#key=(\S+)", out)
+    key = re.search(r"web page: (http://127\.0\.0\.1:\d+)/#key=(\S+)$", out, re.M)
     assert key, out
+    links = re.findall(r"^  (http://\S+)$", out, re.M)  # each tree's link opens it, key included
+    assert links == [f"{key[1]}/#/trace/{trace_id}&key={key[2]}" for trace_id, _, _ in turns]
 
     stored = sqlite3.connect(db)
     for trace_id, _, _ in turns:
@@ -83,15 +84,13 @@ def test_demo_once_traces_the_support_agent(tmp_path: Path) -> None:
         assert count >= 8, trace_id
     stored.close()
 
-    assert demo.demo_key(db) == key.group(1)  # kept next to the database for the next run
+    assert demo.demo_key(db) == key[2]  # kept next to the database for the next run
     # `whyops serve --db demo.db` afterwards: no key configured, none generated, and the
     # demo's key (stored hashed) still opens the demo's traces.
     settings = ServerSettings(host="127.0.0.1", port=0, db_path=str(db))
     with start_in_thread(settings) as server:
         assert server.api_key is None
-        traces = {
-            trace_id: spans_of(server.base_url, key.group(1), trace_id) for trace_id, _, _ in turns
-        }
+        traces = {trace_id: spans_of(server.base_url, key[2], trace_id) for trace_id, _, _ in turns}
     failed_tools = []
     for trace_id, spans in traces.items():
         check_turn_tree(trace_id, spans)
@@ -106,16 +105,14 @@ def test_demo_once_traces_the_support_agent(tmp_path: Path) -> None:
     assert retried and retried[0]["start"] > failed["start"]
 
 
-def test_demo_says_clearly_when_the_example_is_missing(tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.setattr(demo, "example_dir", lambda: tmp_path / "examples" / "support_agent")
-    monkeypatch.delitem(sys.modules, demo.EXAMPLE_MODULE, raising=False)
-    with pytest.raises(CommandError, match=r"the example agent is not at .*checkout of the"):
-        demo.load_example()
+def test_the_demo_agent_ships_in_the_package() -> None:
+    agent = demo.load_example()
+    assert agent.__name__ == "whyops.demo_agent"
+    assert Path(agent.__file__).parent == Path(demo.__file__).parent / "demo_agent"
+    assert len(agent.SESSIONS) == 4
+    from examples import support_agent  # the readable example runs the same agent
 
-
-def test_demo_finds_the_example_in_this_checkout() -> None:
-    assert (demo.example_dir() / "agent.py").is_file()
-    assert demo.example_dir() == REPO / "examples" / "support_agent"
+    assert support_agent.run_sessions is agent.run_sessions
 
 
 def test_a_taken_port_is_noticed() -> None:
@@ -125,3 +122,124 @@ def test_a_taken_port_is_noticed() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         assert not demo.port_is_free(taken.getsockname()[1])
+
+
+def test_an_explicit_port_that_is_taken_is_an_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "whyops", "demo", "--once", "--port", str(port)]
+        command += ["--db", str(tmp_path / "demo.db")]
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"whyops demo: port {port} is in use on 127.0.0.1 (another server?);"
+        " choose another with --port, or --port 0 for any free port"
+    ]
+    assert "running the support agent" not in result.stdout
+
+
+def test_serve_names_the_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "whyops", "serve", "--port", str(port), "--db", "s.db"]
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2,
+        [
+            f"whyops serve: port {port} is in use on 127.0.0.1 (another server?);"
+            " choose another with --port, or --port 0 for any free port"
+        ],
+    )
+
+
+def test_without_a_port_a_taken_default_moves_and_says_so(monkeypatch: Any, capsys: Any) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(demo, "DEFAULT_PORT", port)
+        assert demo._choose_port(port) == port  # given: kept, the server start will say it
+        assert demo._choose_port(None) == 0
+    assert (
+        f"port {port} is taken: using a free port (choose one with --port)"
+        in capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    ("db", "message"),
+    [
+        ("folder", "--db {db} is a directory, not a database file; e.g. --db {db}/whyops.db"),
+        ("afile/x.db", "--db {db} is under {tmp}/afile, which is a file, not a directory"),
+        ("missing/x.db", "--db {db}: the directory {tmp}/missing does not exist; create it first"),
+        ("afile", "--db {db} is not a SQLite database (it holds something else)"),
+    ],
+)
+def test_bad_db_paths_are_named(tmp_path: Path, db: str, message: str) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("not a database")
+    path = str(tmp_path / db)
+    for command in ("demo", "serve"):
+        argv = [sys.executable, "-m", "whyops", command, "--db", path, "--port", "0"]
+        result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert result.returncode == (1 if command == "demo" else 2), result.stderr
+        expected = message.format(db=path, tmp=tmp_path)
+        assert result.stderr.splitlines() == [f"whyops {command}: {expected}"]
+    assert not (tmp_path / "missing").exists()
+
+
+def test_only_the_default_directory_is_made(tmp_path: Path, monkeypatch: Any) -> None:
+    from whyops.server.run import StartupError, check_db_path
+
+    monkeypatch.chdir(tmp_path)
+    check_db_path(".whyops/whyops.db")
+    assert (tmp_path / ".whyops").is_dir()
+    with pytest.raises(StartupError, match="the directory elsewhere does not exist"):
+        check_db_path("elsewhere/whyops.db")
+
+
+@pytest.mark.browser
+def test_every_printed_link_opens_the_page_in_a_fresh_browser(
+    browser: Any, tmp_path: Path, capsys: Any
+) -> None:
+    """The links `whyops serve` and `whyops demo` print carry the key: no key prompt."""
+    import attrs
+    from webdata import post_trace, support_trace, unique
+
+    from whyops.server.run import _announce, start_in_thread
+    from whyops.server.settings import ServerSettings
+
+    expect = pytest.importorskip("playwright.sync_api").expect
+    settings = ServerSettings(host="127.0.0.1", port=0, db_path=str(tmp_path / "links.db"))
+    with start_in_thread(settings) as server:
+        trace = post_trace(server.base_url, server.api_key, support_trace(unique("linked")))
+        _announce(server.settings, server.api_key)  # a generated key
+        _announce(attrs.evolve(server.settings, api_keys=(server.api_key,)), None)  # a given one
+        turn = type("Turn", (), {"trace_id": trace.trace_id, "user_id": "u", "thread_id": "t"})
+        demo.print_trees(server.base_url, server.api_key, [turn], color=False)
+        printed = capsys.readouterr().out
+        links = re.findall(r"(http://127\.0\.0\.1:\d+/#\S+)", printed)
+        assert len(links) == 3, printed
+        for link in links:
+            context = browser.new_context()  # nothing stored: as a fresh browser
+            page = context.new_page()
+            try:
+                page.goto(link)
+                if "/trace/" in link:
+                    expect(page.locator(".span-row[data-span-id]").first).to_be_visible()
+                else:
+                    row = page.locator(f'tr[data-trace-id="{trace.trace_id}"]')
+                    expect(row).to_be_visible()
+                expect(page.locator(".key-prompt")).to_have_count(0)
+            finally:
+                context.close()

@@ -65,3 +65,28 @@ def test_prompt_and_tool_diffs(server: Any, page: Any) -> None:
     lines, tools = result
     assert lines == [[" ", "a"], ["-", "b"], ["+", "B"], [" ", "c"], ["+", "d"]]
     assert tools == {"added": ["added"], "removed": ["gone"], "changed": [["x", ["description"]]]}
+
+
+def test_span_detail_says_when_a_call_came_in_unnamed(server: Any, page: Any) -> None:
+    def agent_row(source: str | None) -> str:
+        span = {
+            "id": "s1",
+            "name": "openai.chat.completions",
+            "kind": "llm",
+            "status": "ok",
+            "startMs": 0,
+            "durationMs": 5,
+            "raw": {"agentName": "default", "agentNameSource": source, "eventIds": []},
+        }
+        return run_module(
+            page,
+            server,
+            "spandetail.js",
+            "const panel = document.createElement('div');"
+            f" m.renderSpanDetail(panel, {json.dumps(span)}, {{start: 0}});"
+            " const dt = [...panel.querySelectorAll('dt')].find((d) => d.textContent === 'Agent');"
+            " return dt.nextElementSibling.textContent;",
+        )
+
+    assert "default (unnamed call: no X-Agent-Name)" == agent_row("default")
+    assert "default" == agent_row(None)

@@ -19,10 +19,12 @@ __all__ = ["ExportResult", "Exporter", "Processor", "freeze"]
 
 @attrs.frozen(slots=True)
 class ExportResult:
-    """The outcome of one ``export`` call: the batch was accepted, or it is lost.
+    """The outcome of one ``export`` call: the batch was accepted (maybe in part), or lost.
 
-    ``dropped``: records of an accepted batch that were left out (they could not be
-    encoded); the processor counts them as dropped, not delivered.
+    ``ok``: some or all records were accepted; ``dropped``: records of it that were not
+    (they could not be encoded, or the part of a split batch the server refused); the
+    processor counts them as dropped, not delivered. ``ok=False``: every record is lost.
+    ``error``: why records were lost, e.g. ``"HTTP 401: Unauthorized: Invalid API key"``.
     """
 
     ok: bool
@@ -36,7 +38,12 @@ ExportResult.SUCCESS = ExportResult(ok=True)  # type: ignore[attr-defined]
 
 @runtime_checkable
 class Exporter(Protocol):
-    """Ships frozen records somewhere. Called from one thread at a time."""
+    """Ships frozen records somewhere. Called from one thread at a time.
+
+    Optional attributes the processor reads: ``destination`` (where records go, named in
+    warnings), ``live_retries`` (retries of the export under way; the processor zeroes it
+    once the call returns) and ``last_failure`` (the last failed attempt, while retrying).
+    """
 
     def export(self, records: Sequence[Record]) -> ExportResult: ...
 

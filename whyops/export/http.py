@@ -1,19 +1,25 @@
 """Export to the WhyOps ingest API: ``POST {analyse}/events/ingest`` with JSON arrays.
 
 Request building and response classification are pure functions; only
-:class:`HttpExporter` does I/O, over one pooled ``httpx2`` connection, imported when the
-exporter starts (``import whyops`` never imports the HTTP stack).
+:class:`HttpExporter` does I/O, over one pooled ``httpx2`` connection. The HTTP stack is
+imported and the client built when the exporter is built, on the caller's thread
+(``configure()``), never on the flusher, so a fork never catches it half-imported
+(``import whyops`` alone never imports it). Bodies over :data:`GZIP_ABOVE` bytes are sent
+gzip-compressed.
 
 Retries: 429, 5xx, 408 and connection errors are retried with exponential backoff and
 full jitter, honouring ``Retry-After``, up to ``max_retries`` times; shutdown interrupts
-the waits. 413 (and a body over ``max_body_bytes``) splits the batch in halves. Any other
-4xx drops the batch, logging the server's answer (once per status).
+the waits. 413 (and a body over ``max_body_bytes``) splits the batch in halves, counting
+per record what the server stored. Any other 4xx drops the batch, logging the server's
+answer (once per status).
 Every event carries an ``idempotencyKey``, so a retried batch is never stored twice.
 """
 
 from __future__ import annotations
 
 import email.utils
+import gzip
+import json
 import random
 import threading
 import time
@@ -27,13 +33,16 @@ from whyops._errors import log_internal_error, warn_once
 from whyops._version import __version__
 from whyops._wirejson import encode_batch, encode_records
 from whyops.export import ExportResult
+from whyops.export.forksafe import no_fork
 from whyops.models import Record
 
 __all__ = ["HttpExporter", "Outcome", "build_request", "classify_response", "encode_events"]
 
 INGEST_PATH = "/events/ingest"
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_TOO_LARGE = "too large"
+_TOO_LARGE = "HTTP 413: event larger than the server accepts"
+#: Bodies longer than this are gzip-compressed (the server inflates them, bounded).
+GZIP_ABOVE = 2048
 
 
 @attrs.frozen(slots=True)
@@ -61,17 +70,20 @@ def encode_events(records: Sequence[Record], limits: Limits, agent_name: str | N
     return encode_batch(records, limits, agent_name)
 
 
-def build_request(analyse_url: str, api_key: str, body: bytes) -> Request:
-    """The ingest request for an encoded batch."""
+def build_request(
+    analyse_url: str, api_key: str, body: bytes, gzip_above: int | None = GZIP_ABOVE
+) -> Request:
+    """The ingest request for an encoded batch, gzip-compressed past ``gzip_above`` bytes."""
+    headers = {
+        "Authorization": f"Bearer {api_key}",
+        "Content-Type": "application/json",
+        "User-Agent": f"whyops-python/{__version__}",
+    }
+    if gzip_above is not None and len(body) > gzip_above:
+        body = gzip.compress(body, compresslevel=5, mtime=0)
+        headers["Content-Encoding"] = "gzip"
     return Request(
-        method="POST",
-        url=analyse_url.rstrip("/") + INGEST_PATH,
-        headers={
-            "Authorization": f"Bearer {api_key}",
-            "Content-Type": "application/json",
-            "User-Agent": f"whyops-python/{__version__}",
-        },
-        body=body,
+        method="POST", url=analyse_url.rstrip("/") + INGEST_PATH, headers=headers, body=body
     )
 
 
@@ -95,11 +107,24 @@ def classify_response(status: int, headers: Mapping[str, str], body: bytes) -> O
     """Pure: map an HTTP answer to ok / retry / drop."""
     if 200 <= status < 300:
         return Outcome("ok")
-    text = body[:2000].decode("utf-8", "replace")
+    text = _error_text(body)
     if status in _RETRY_STATUSES or status >= 500:
         delay = retry_after_seconds(headers.get("retry-after") or headers.get("Retry-After"))
         return Outcome("retry", delay, f"HTTP {status}: {text}")
     return Outcome("drop", None, f"HTTP {status}: {text}")
+
+
+def _error_text(body: bytes) -> str:
+    """The server's ``{"error": ...}`` message, or the start of the body."""
+    text = body[:2000].decode("utf-8", "replace")
+    try:
+        answer = json.loads(body) if len(body) <= 2000 else None
+    except ValueError:
+        return text
+    if not isinstance(answer, dict) or not isinstance(answer.get("error"), str):
+        return text
+    error, details = answer["error"], answer.get("details")
+    return f"{error} {json.dumps(details)[:1000]}" if details else error
 
 
 def backoff_delay(attempt: int, base: float, cap: float, hint: float | None) -> float:
@@ -124,6 +149,7 @@ class HttpExporter:
         backoff_cap: float = 10.0,
         default_agent_name: str | None = None,
         max_body_bytes: int = 4 * 2**20,
+        gzip_above: int | None = GZIP_ABOVE,
     ) -> None:
         self.analyse_url = analyse_url.rstrip("/")
         self.api_key = api_key
@@ -134,43 +160,57 @@ class HttpExporter:
         self.backoff_cap = backoff_cap
         self.default_agent_name = default_agent_name
         self.max_body_bytes = max_body_bytes
+        self.gzip_above = gzip_above
+        self.live_retries = 0  # retries of the export under way (the processor reads it)
+        self.last_failure: str | None = None  # the last failed attempt, while retrying
         self._stopping = threading.Event()
-        self._client: Any = None
+        # Built here, on the caller's thread: building imports the HTTP stack (and more,
+        # lazily); the flusher must never import, or a fork could catch it half-way.
+        self._client: Any = self._new_client()
+
+    @property
+    def destination(self) -> str:
+        return self.analyse_url + INGEST_PATH
+
+    def _new_client(self) -> Any:
+        import httpx2
+
+        return httpx2.Client(
+            timeout=self.timeout,
+            limits=httpx2.Limits(max_connections=1, max_keepalive_connections=1),
+        )
 
     def _http(self) -> Any:
-        if self._client is None:
-            import httpx2
-
-            self._client = httpx2.Client(
-                timeout=self.timeout,
-                limits=httpx2.Limits(max_connections=1, max_keepalive_connections=1),
-            )
+        if self._client is None:  # after a fork or a shutdown: modules already imported
+            with no_fork():
+                self._client = self._new_client()
         return self._client
 
     def export(self, records: Sequence[Record]) -> ExportResult:
-        body, failed = encode_records(records, self.limits, self.default_agent_name)
+        with no_fork():
+            body, failed = encode_records(records, self.limits, self.default_agent_name)
         if failed == len(records):
             return ExportResult(ok=True, dropped=failed)
         if len(body) > self.max_body_bytes and len(records) > 1:
             return self._split(records)
-        result = self._post(build_request(self.analyse_url, self.api_key, body), len(records))
+        request = build_request(self.analyse_url, self.api_key, body, self.gzip_above)
+        result = self._post(request, len(records))
         if result.error == _TOO_LARGE and len(records) > 1:
             return self._split(records, result.retries)
         if result.error == _TOO_LARGE:
-            self._report_loss(
-                Outcome("drop", None, "HTTP 413: event larger than the server accepts"), 1
-            )
-        return attrs.evolve(result, dropped=failed) if failed else result
+            self._report_loss(Outcome("drop", None, _TOO_LARGE), 1)
+        return attrs.evolve(result, dropped=failed) if failed and result.ok else result
 
     def _split(self, records: Sequence[Record], retries: int = 0) -> ExportResult:
-        """Halve a batch too large for one request; the result is ok only if both halves are."""
+        """Halve a batch too large for one request, counting per record what was stored."""
         middle = len(records) // 2
         first, second = self.export(records[:middle]), self.export(records[middle:])
+        lost = _lost(first, middle) + _lost(second, len(records) - middle)
         return ExportResult(
-            ok=first.ok and second.ok,
+            ok=lost < len(records),
             retries=retries + first.retries + second.retries,
             error=first.error or second.error,
-            dropped=first.dropped + second.dropped,
+            dropped=lost,
         )
 
     def _post(self, request: Request, count: int) -> ExportResult:
@@ -178,7 +218,9 @@ class HttpExporter:
         while True:
             outcome = self._send(request)
             if outcome.action == "ok":
+                self.last_failure = None
                 return ExportResult(ok=True, retries=retries)
+            self.last_failure = outcome.message
             if outcome.message.startswith("HTTP 413"):
                 return ExportResult(ok=False, retries=retries, error=_TOO_LARGE)
             if outcome.action == "drop" or retries >= self.max_retries or self._stopping.is_set():
@@ -186,9 +228,10 @@ class HttpExporter:
                 return ExportResult(ok=False, retries=retries, error=outcome.message)
             delay = backoff_delay(retries, self.backoff_base, self.backoff_cap, outcome.delay)
             retries += 1
+            self.live_retries += 1
             if self._stopping.wait(delay):
                 self._report_loss(outcome, count)
-                return ExportResult(ok=False, retries=retries, error="shutting down")
+                return ExportResult(ok=False, retries=retries, error=outcome.message)
 
     def _send(self, request: Request) -> Outcome:
         try:
@@ -206,7 +249,7 @@ class HttpExporter:
             "whyops: %d records not delivered to %s (%s); further losses are counted in "
             "the DeliveryReport",
             count,
-            self.analyse_url,
+            self.destination,
             outcome.message,
         )
 
@@ -224,3 +267,9 @@ class HttpExporter:
         # The parent's pooled socket must not be shared; the child opens its own.
         self._client = None
         self._stopping = threading.Event()
+        self.live_retries, self.last_failure = 0, None
+
+
+def _lost(result: ExportResult, count: int) -> int:
+    """How many of the ``count`` records an export call lost."""
+    return result.dropped if result.ok else count

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from whyops.server.nesting import MAX_NESTING, too_deep
 from whyops.server.validation import type_name
 
 _TOOL_FIELDS = ("name", "inputSchema", "outputSchema", "description")
@@ -63,7 +64,15 @@ def _object(
 
 def _schema_text(value: Any, path: list[str | int], issues: list[dict[str, Any]]) -> str | None:
     if isinstance(value, (dict, list)):  # lenient: a schema sent as an object
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        try:
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        except RecursionError:
+            text = None
+        if text is not None and not too_deep(text):
+            return text
+        message = f"Nested deeper than {MAX_NESTING} levels"
+        issues.append(_issue(path, message, "too_big"))
+        return None
     return _string(value, path, issues, max_len=1_000_000)
 
 

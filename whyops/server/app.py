@@ -9,6 +9,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount
@@ -17,19 +18,26 @@ from starlette.types import Scope
 
 from whyops.server import collector, proxy, readapi, simulator
 from whyops.server.recorder import Recorder
+from whyops.server.security import SecurityHeaders
 from whyops.server.settings import ServerSettings
-from whyops.server.store import Store, bootstrap_keys
+from whyops.server.simulator_mount import SimulatorGate
+from whyops.server.store import StorageUnavailableError, Store, bootstrap_keys
 
 log = logging.getLogger("whyops.server")
 WEB_DIR = Path(__file__).parent / "web"
+# Seconds a client is asked to wait when the store cannot commit (disk full, I/O error).
+STORAGE_RETRY_AFTER_S = 10
 
 
 def _proxy_routes() -> list[BaseRoute]:
     return list(proxy.routes())
 
 
-def _simulator_routes() -> list[BaseRoute]:
-    return [Mount("/simulator", app=simulator.create_app())]
+def _simulator_routes(settings: ServerSettings) -> list[BaseRoute]:
+    """The simulator, with ``--simulate`` only, behind the server's auth and body limit."""
+    if not settings.simulate:
+        return []
+    return [Mount("/simulator", app=SimulatorGate(simulator.create_app()))]
 
 
 class _WebMount(Mount):
@@ -57,6 +65,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     messages = {404: "Not Found", 405: "Method Not Allowed"}
     message = messages.get(exc.status_code, exc.detail)
     return JSONResponse({"error": message}, exc.status_code, headers=exc.headers)
+
+
+async def _storage_unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StorageUnavailableError)
+    message = f"Service Unavailable: the store cannot commit ({exc.reason}); nothing was stored"
+    headers = {"Retry-After": str(STORAGE_RETRY_AFTER_S)}
+    return JSONResponse({"error": message}, 503, headers=headers)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -92,11 +107,16 @@ def create_app(settings: ServerSettings) -> Starlette:
     """The whole server as one ASGI app; storage opens and closes with its lifespan."""
     routes: list[BaseRoute] = [*collector.routes(), *readapi.routes()]
     routes += _proxy_routes()
-    routes += _simulator_routes()
+    routes += _simulator_routes(settings)
     routes += _web_routes()
     app = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            StorageUnavailableError: _storage_unavailable,
+            Exception: _internal_error,
+        },
+        middleware=[Middleware(SecurityHeaders)],
         lifespan=_lifespan,
     )
     app.state.settings = settings

@@ -11,7 +11,14 @@ from starlette.responses import JSONResponse, Response
 from whyops.server.store.keys import hash_key
 from whyops.server.store.rows import Project
 
-__all__ = ["Project", "authenticate", "authenticated", "extract_key", "unauthorized"]
+__all__ = [
+    "Project",
+    "authenticate",
+    "authenticated",
+    "extract_key",
+    "unauthorized",
+    "unauthorized_message",
+]
 
 Handler = Callable[[Request, Project], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -37,9 +44,13 @@ async def authenticate(request: HTTPConnection) -> Project | None:
     return keys.get(hash_key(key))
 
 
+def unauthorized_message(conn: HTTPConnection) -> str:
+    reason = "Invalid API key" if extract_key(conn) else "Authentication required"
+    return f"Unauthorized: {reason}"
+
+
 def unauthorized(request: HTTPConnection, **extra: object) -> JSONResponse:
-    reason = "Invalid API key" if extract_key(request) else "Authentication required"
-    return JSONResponse({**extra, "error": f"Unauthorized: {reason}"}, status_code=401)
+    return JSONResponse({**extra, "error": unauthorized_message(request)}, status_code=401)
 
 
 def authenticated(**refusal: object) -> Callable[[Handler], Endpoint]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from whyops.server.store import EventResult, Store, WriterClosedError
+from whyops.server.store import EventResult, StorageUnavailableError, Store, WriterClosedError
 from whyops.server.store.ingest import insert_events
 from whyops.server.store.writer import WriterState
 from whyops.server.timeutil import now_us
@@ -76,7 +76,8 @@ class Recorder:
     def _done(self, count: int, future: Future[list[EventResult] | Rejected]) -> None:
         error = future.exception()
         if error is not None:
-            log.error("%d recorded events were not stored: %r", count, error)
+            if not isinstance(error, StorageUnavailableError):  # the store logs that, once
+                log.error("%d recorded events were not stored: %r", count, error)
             self._count(failed=count)
             return
         outcome = future.result()

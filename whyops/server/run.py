@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import signal
 import socket
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -19,12 +21,23 @@ import attrs
 import uvicorn
 
 from whyops.server.app import create_app
+from whyops.server.connections import ConnectionLimits, guarded_protocol, usable_connections
 from whyops.server.dblock import DatabaseInUseError, DatabaseLock, acquire
-from whyops.server.settings import ServerSettings, env_defaults
+from whyops.server.settings import (
+    DEFAULT_DB_PATH,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_MAX_CONNECTIONS,
+    KeySpec,
+    ServerSettings,
+    env_defaults,
+)
 from whyops.server.store import bootstrap_keys
 from whyops.server.store.schema import SchemaTooNewError
+from whyops.terminal import page_link
 
 log = logging.getLogger("whyops.server")
+# Seconds an idle keep-alive connection stays open between requests.
+KEEP_ALIVE_S = 5
 
 
 EPILOG = """\
@@ -61,6 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " (env WHYOPS_SERVER_API_KEYS, comma-separated). Default: a key generated on first start",
     )
     add(
+        "--api-key-file",
+        metavar="PATH",
+        help="read keys from this file, one KEY[=PROJECT] a line, so they do not show in the"
+        " process list (env WHYOPS_SERVER_API_KEY_FILE)",
+    )
+    add(
         "--simulate",
         action="store_true",
         default=None,
@@ -93,6 +112,20 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
         help="most events the graph and span views load per trace; beyond it they answer"
         ' "truncated": true (default 100000; env WHYOPS_SERVER_MAX_TRACE_EVENTS)',
     )
+    add(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="most open client connections; one more is answered 503 and closed (default"
+        f" {DEFAULT_MAX_CONNECTIONS}; env WHYOPS_SERVER_MAX_CONNECTIONS)",
+    )
+    add(
+        "--header-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time to send a request's head, and the longest pause within its body; then 408"
+        f" and closed (default {DEFAULT_HEADER_TIMEOUT_S:g}; env WHYOPS_SERVER_HEADER_TIMEOUT)",
+    )
 
 
 def _add_upstream_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +138,26 @@ def _add_upstream_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="Anthropic key for the proxy (env ANTHROPIC_API_KEY)",
     )
+    add(
+        "--default-agent",
+        metavar="NAME",
+        help="agent of proxied calls without X-Agent-Name (default 'default';"
+        " env WHYOPS_SERVER_DEFAULT_AGENT)",
+    )
+    add(
+        "--require-agent-name",
+        action="store_true",
+        default=None,
+        help="refuse proxied model calls without X-Agent-Name"
+        " (env WHYOPS_SERVER_REQUIRE_AGENT_NAME)",
+    )
+    add(
+        "--no-signature",
+        dest="signature",
+        action="store_false",
+        default=None,
+        help="never add the invisible trace signature to answers (env WHYOPS_SERVER_NO_SIGNATURE)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
@@ -116,16 +169,73 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     return ServerSettings(**values)  # type: ignore[arg-type]
 
 
+class StartupError(Exception):
+    """A start-up problem the operator can fix, said in one line: what is wrong, and where."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+# The only directory created when missing: the default home of the database files.
+DEFAULT_DB_DIR = Path(DEFAULT_DB_PATH).parent
+
+
+def check_db_path(db_path: str) -> None:
+    """Refuse a database path that cannot work, naming it and the problem (before any lock)."""
+    path = Path(db_path)
+    if path.is_dir():
+        raise StartupError(
+            f"--db {db_path} is a directory, not a database file; e.g. --db {path / 'whyops.db'}"
+        )
+    above = next((p for p in path.parents if p.exists()), Path("."))
+    if not above.is_dir():
+        raise StartupError(f"--db {db_path} is under {above}, which is a file, not a directory")
+    if not path.parent.exists():
+        if path.parent.absolute() != DEFAULT_DB_DIR.absolute():
+            raise StartupError(
+                f"--db {db_path}: the directory {path.parent} does not exist; create it first"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file():
+        _check_sqlite_header(db_path)
+
+
+def _check_sqlite_header(db_path: str) -> None:
+    try:
+        with open(db_path, "rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StartupError(f"--db {db_path} cannot be read: {exc.strerror}") from exc
+    if head and head != SQLITE_HEADER[: len(head)]:
+        raise StartupError(f"--db {db_path} is not a SQLite database (it holds something else)")
+
+
 def _bind(settings: ServerSettings) -> socket.socket:
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # proto must be IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets whose
     # listener says so, and without it every response waits ~40 ms for a delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise _bind_error(settings, exc) from exc
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _bind_error(settings: ServerSettings, exc: OSError) -> Exception:
+    where = f"{settings.host}:{settings.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return StartupError(
+            f"port {settings.port} is in use on {settings.host} (another server?);"
+            " choose another with --port, or --port 0 for any free port"
+        )
+    if exc.errno == errno.EACCES:
+        return StartupError(f"not allowed to listen on {where}; choose a port above 1023 (--port)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return StartupError(f"{settings.host} is not an address of this machine (--host)")
+    return StartupError(f"cannot listen on {where} (--host, --port): {exc.strerror or exc}")
 
 
 class _Server(uvicorn.Server):
@@ -155,6 +265,7 @@ class _Prepared:
 
 def _prepare(settings: ServerSettings) -> _Prepared:
     """Lock the database, bind the port, migrate and resolve keys; undo all of it on failure."""
+    check_db_path(settings.db_path)
     lock = acquire(settings.db_path)
     try:
         sock = _bind(settings)
@@ -173,6 +284,7 @@ def _prepare(settings: ServerSettings) -> _Prepared:
 
 def _config(settings: ServerSettings, *, own_logging: bool, access_log: bool) -> uvicorn.Config:
     kwargs: dict[str, Any] = {} if own_logging else {"log_config": None}
+    limits = ConnectionLimits(usable_connections(settings.max_connections), settings.header_timeout)
     return uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -181,6 +293,12 @@ def _config(settings: ServerSettings, *, own_logging: bool, access_log: bool) ->
         access_log=access_log,
         lifespan="on",
         timeout_graceful_shutdown=30,
+        # The protocol refuses connections past the cap as they open; uvicorn's own limit
+        # (in-flight requests) can then never be reached, and stays only as a backstop.
+        http=guarded_protocol(limits),
+        limit_concurrency=limits.max_connections + 1,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        loop="whyops.server.connections:new_event_loop",
         **kwargs,
     )
 
@@ -189,7 +307,14 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; everything acknowledged is committed before exit."""
     try:
         prepared = _prepare(settings_from_args(args))
-    except (OSError, ValueError, sqlite3.Error, SchemaTooNewError, DatabaseInUseError) as exc:
+    except (
+        OSError,
+        ValueError,
+        sqlite3.Error,
+        SchemaTooNewError,
+        DatabaseInUseError,
+        StartupError,
+    ) as exc:
         print(f"whyops serve: {exc}", file=sys.stderr)
         return 2
     settings = prepared.settings
@@ -212,13 +337,16 @@ def _announce(settings: ServerSettings, generated: str | None) -> None:
     if generated is not None:
         lines += [
             f"API key (shown once, stored hashed): {generated}",
-            f"web page: {base}/#key={generated}",
+            f"web page: {page_link(base, generated)}",
             f"SDK: export WHYOPS_BASE_URL={base} WHYOPS_API_KEY={generated}",
         ]
-    elif settings.api_keys:
-        lines.append(f"web page: {base}/ (it asks for one of the configured keys)")
+    elif settings.api_keys:  # given on the command line or in the environment: shown there too
+        lines.append(f"web page: {page_link(base, KeySpec.parse(settings.api_keys[0]).key)}")
+    elif settings.api_key_file:  # keys kept in a file stay out of the output (and its logs)
+        lines.append(f"web page: {base}/#key=KEY (KEY: one of the keys in {settings.api_key_file})")
     else:
-        lines.append(f"web page: {base}/ (it asks for the key printed when the database was made)")
+        # The key is stored hashed: no working link can be printed, so none is.
+        lines.append(f"web page: {base}/#key=KEY (KEY: the one printed when the database was made)")
     if settings.simulate:
         lines.append(f"proxy upstreams: the simulator at {base}/simulator (no model is called)")
     print("\n".join(lines), flush=True)

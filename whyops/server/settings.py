@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -18,6 +19,10 @@ DEFAULT_MAX_BATCH_EVENTS = 10_000
 # The graph and span views load a whole trace into memory; past this many events they answer
 # with the first ones and say so ("truncated": true, "totalEvents").
 DEFAULT_MAX_TRACE_EVENTS = 100_000
+# Open client connections; one more is answered 503 and closed at once (docs/server.md).
+DEFAULT_MAX_CONNECTIONS = 4096
+# Seconds a client has to send a whole request head, and the longest pause inside a body.
+DEFAULT_HEADER_TIMEOUT_S = 10.0
 
 
 @attrs.frozen(slots=True)
@@ -34,6 +39,9 @@ class KeySpec:
         if not key:
             raise ValueError(f"empty API key in {text!r}")
         return cls(key=key, project=(project.strip() or None) if sep else None)
+
+
+_AGENT_NAME: Any = attrs.validators.and_(attrs.validators.min_len(1), attrs.validators.max_len(255))
 
 
 @attrs.frozen(kw_only=True)
@@ -56,11 +64,20 @@ class ServerSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS
     max_trace_events: int = DEFAULT_MAX_TRACE_EVENTS
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT_S
+    # A file of keys, one ``KEY[=PROJECT]`` a line, so they need not be on the command line.
+    api_key_file: str | None = None
     log_level: str = "info"
+    # The proxy: the agent of calls without X-Agent-Name (or refuse them), and the signature.
+    default_agent: str = attrs.field(default="default", validator=_AGENT_NAME)
+    require_agent_name: bool = False
+    signature: bool = True
 
     @property
     def key_specs(self) -> tuple[KeySpec, ...]:
-        return tuple(KeySpec.parse(text) for text in self.api_keys)
+        texts = self.api_keys + read_key_file(self.api_key_file)
+        return tuple(KeySpec.parse(text) for text in texts)
 
     @property
     def loopback_base_url(self) -> str:
@@ -85,6 +102,23 @@ class ServerSettings:
         )
 
 
+def read_key_file(path: str | None) -> tuple[str, ...]:
+    """The keys of ``--api-key-file``: one ``KEY[=PROJECT]`` a line; blank lines and lines
+    starting with ``#`` are skipped."""
+    if path is None:
+        return ()
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = [line.strip() for line in file]
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ValueError(f"--api-key-file {path}: cannot read it ({reason})") from exc
+    keys = tuple(line for line in lines if line and not line.startswith("#"))
+    if not keys:
+        raise ValueError(f"--api-key-file {path}: holds no key")
+    return keys
+
+
 def _env_bool(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -101,6 +135,8 @@ def env_defaults(env: Mapping[str, str] | None = None) -> dict[str, object]:
         "ANTHROPIC_BASE_URL": "anthropic_base_url",
         "ANTHROPIC_API_KEY": "anthropic_api_key",
         "WHYOPS_SERVER_LOG_LEVEL": "log_level",
+        "WHYOPS_SERVER_API_KEY_FILE": "api_key_file",
+        "WHYOPS_SERVER_DEFAULT_AGENT": "default_agent",
     }
     for name, field in plain.items():
         if env.get(name):
@@ -110,13 +146,20 @@ def env_defaults(env: Mapping[str, str] | None = None) -> dict[str, object]:
         "WHYOPS_SERVER_MAX_BODY_BYTES": "max_body_bytes",
         "WHYOPS_SERVER_MAX_BATCH_EVENTS": "max_batch_events",
         "WHYOPS_SERVER_MAX_TRACE_EVENTS": "max_trace_events",
+        "WHYOPS_SERVER_MAX_CONNECTIONS": "max_connections",
     }
     for name, field in numbers.items():
         if env.get(name):
             values[field] = int(env[name])
+    if env.get("WHYOPS_SERVER_HEADER_TIMEOUT"):
+        values["header_timeout"] = float(env["WHYOPS_SERVER_HEADER_TIMEOUT"])
     if env.get("WHYOPS_SERVER_API_KEYS"):
         keys = [k.strip() for k in env["WHYOPS_SERVER_API_KEYS"].split(",") if k.strip()]
         values["api_keys"] = tuple(keys)
     if "WHYOPS_SERVER_SIMULATE" in env:
         values["simulate"] = _env_bool(env["WHYOPS_SERVER_SIMULATE"])
+    if "WHYOPS_SERVER_REQUIRE_AGENT_NAME" in env:
+        values["require_agent_name"] = _env_bool(env["WHYOPS_SERVER_REQUIRE_AGENT_NAME"])
+    if "WHYOPS_SERVER_NO_SIGNATURE" in env:
+        values["signature"] = not _env_bool(env["WHYOPS_SERVER_NO_SIGNATURE"])
     return values

@@ -15,6 +15,7 @@ import attrs
 
 from whyops.server.event_columns import extract_columns
 from whyops.server.legacy import split_tool_call
+from whyops.server.nesting import MAX_NESTING, deep_arguments, too_deep
 from whyops.server.store.rows import EventRow
 from whyops.server.timeutil import format_us, parse_timestamp
 
@@ -137,14 +138,28 @@ def _encoder() -> Callable[[Any], str]:
 encode_json = _encoder()
 
 
-def _dump(value: Any, field: str, issues: Issues) -> str | None:
+_TOO_DEEP = f"Nested deeper than {MAX_NESTING} levels"
+
+
+def _dump(value: Any, field: str, issues: Issues, *, is_content: bool = False) -> str | None:
+    """``value`` as stored JSON text; None after recording why it cannot be stored."""
     if value is None:
         return None
     try:
-        return encode_json(value)
-    except (ValueError, TypeError, RecursionError):
+        text = encode_json(value)
+    except RecursionError:
+        issues.add(field, _TOO_DEEP, "too_big")
+        return None
+    except (ValueError, TypeError):
         issues.add(field, "Contains a number JSON cannot represent", "custom")
         return None
+    if too_deep(text):
+        issues.add(field, _TOO_DEEP, "too_big")
+        return None
+    if is_content and (where := deep_arguments(value)) is not None:
+        issues.add(f"{field}.{where}", f"JSON text {_TOO_DEEP.lower()}", "too_big")
+        return None
+    return text
 
 
 def validate_events(
@@ -217,11 +232,21 @@ def _usual_row(item: dict[str, Any], index: int, context: _Context) -> EventRow 
         metadata_text = None if metadata is None else encode_json(metadata)
     except (ValueError, TypeError, RecursionError):
         return None
+    if _nests_too_deep(content, content_text, metadata_text):
+        return None
     span, key, user, parent_span, kind, name, thread = strings
     user = user or context.default_external_user_id
     return EventRow(index, event_type, trace_id, agent_name, *stamp, span, step, parent,
                     parent_span, kind, name, thread, user, key, content_text, metadata_text,
                     raw_metadata=metadata)  # fmt: skip
+
+
+def _nests_too_deep(content: Any, content_text: str | None, metadata_text: str | None) -> bool:
+    return (
+        (content_text is not None and too_deep(content_text))
+        or (metadata_text is not None and too_deep(metadata_text))
+        or deep_arguments(content) is not None
+    )
 
 
 def _is_name(value: Any, max_len: int) -> TypeGuard[str]:
@@ -298,7 +323,7 @@ def _checked_row(
     _optional_fields(item, prefix, row, issues)
     _timestamp(item.get("timestamp"), prefix, row, context, issues)
     row.external_user_id = row.external_user_id or context.default_external_user_id
-    row.content = _dump(item.get("content"), prefix + "content", issues)
+    row.content = _dump(item.get("content"), prefix + "content", issues, is_content=True)
     row.metadata = _dump(metadata, prefix + "metadata", issues)
     return None if len(issues.items) > before else row
 

@@ -171,11 +171,18 @@ class CapturedTraces:
     # -- text ---------------------------------------------------------------------
 
     def tree(
-        self, trace_id: str | None = None, *, durations: bool = False, width: int = 100
+        self,
+        trace_id: str | None = None,
+        *,
+        durations: bool = False,
+        width: int = 100,
+        thinking: bool = False,
     ) -> str:
-        """The captured spans as an indented text tree (no ids, no times by default)."""
+        """The captured spans as an indented text tree: structure only by default (no ids,
+        times or thinking), so ``assert_tree`` compares what the agent did."""
         spans = [s for s in self.spans if trace_id is None or s.trace_id == trace_id]
-        return render_tree(nodes_from_spans(spans), color=False, durations=durations, width=width)
+        nodes = nodes_from_spans(spans)
+        return render_tree(nodes, color=False, durations=durations, width=width, thinking=thinking)
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Spans as plain dicts with ids numbered in start order and no times.

@@ -14,10 +14,11 @@ from starlette.routing import Route
 
 from whyops.server.proxy.anthropic import Messages
 from whyops.server.proxy.base import ApiRoute
-from whyops.server.proxy.endpoints import model_call, passthrough
+from whyops.server.proxy.endpoints import model_call
 from whyops.server.proxy.openai_chat import ChatCompletions
 from whyops.server.proxy.openai_embeddings import Embeddings
 from whyops.server.proxy.openai_responses import Responses
+from whyops.server.proxy.passthrough import count_tokens, get_model, list_models
 from whyops.server.proxy.upstream import aclose
 
 __all__ = ["aclose", "routes"]
@@ -33,10 +34,6 @@ def _model_endpoint(api: ApiRoute) -> Endpoint:
     return endpoint
 
 
-async def _passthrough(request: Request) -> Response:
-    return await passthrough(request, request.url.path)
-
-
 def routes() -> list[Route]:
     """The proxy routes, all under ``/v1``."""
     model_routes: list[tuple[str, ApiRoute]] = [
@@ -47,7 +44,8 @@ def routes() -> list[Route]:
     ]
     return [
         *(Route(path, _model_endpoint(api), methods=["POST"]) for path, api in model_routes),
-        Route("/v1/models", _passthrough, methods=["GET"]),
-        Route("/v1/models/{model_id:path}", _passthrough, methods=["GET"]),
-        Route("/v1/messages/count_tokens", _passthrough, methods=["POST"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        # any path below, so that a model id of several segments is a 400 in the provider's shape
+        Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
     ]

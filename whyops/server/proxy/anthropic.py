@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from whyops.server.proxy import signature
 from whyops.server.proxy.events import (
     Draft,
     compact,
@@ -123,12 +124,16 @@ class Messages:
         return None
 
     def strip_signatures(self, body: JSON) -> bool:
+        """From every message (signed text may come back quoted by the user or a tool)."""
         changed = False
         for message in _messages(body):
-            if _is_assistant(message) and "content" in message:
+            if isinstance(message, dict) and "content" in message:
                 message["content"], stripped = _strip(message["content"])
-                changed = changed or stripped
+                changed = _strip_tool_results(message["content"]) or stripped or changed
         return changed
+
+    def upstream_body(self, body: JSON) -> JSON:
+        return body
 
     def request_draft(self, body: JSON) -> Draft:
         messages = _messages(body)
@@ -154,14 +159,14 @@ class Messages:
         return [*thinking, Draft("llm_response", content, metadata)]
 
     def inject_signature(self, body: JSON, answer: Any, signature_text: str) -> bool:
-        if asks_for_json(body):
+        if asks_for_json(body) or answer.get("stop_reason") == "refusal":
             return False
         texts = [
             b
             for b in as_list(answer.get("content"))
             if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
         ]
-        if not texts:
+        if not texts or not signature.signable(texts[-1]["text"]):
             return False
         texts[-1]["text"] += signature_text
         return True
@@ -222,13 +227,16 @@ class MessagesStreamState:
     def _release(self, event: JSON | None) -> bytes:
         index, raw = self.held or (0, b"")
         self.held = None
-        block = as_dict((event or {}).get("content_block"))
-        if (event or {}).get("type") == "content_block_start" and block.get("type") == "text":
+        event = event or {}
+        block = as_dict(event.get("content_block"))
+        if event.get("type") == "content_block_start" and block.get("type") == "text":
             return raw  # more text follows; sign the later block
+        if as_dict(event.get("delta")).get("stop_reason") == "refusal":
+            self.signature = None
         return self._signature_delta(index) + raw
 
     def _signature_delta(self, index: int) -> bytes:
-        if not self.signature:
+        if not self.signature or not signature.signable(as_text(self.blocks[index].get("text"))):
             return b""
         delta = {
             "type": "content_block_delta",
@@ -293,6 +301,16 @@ class MessagesStreamState:
         metadata = response_metadata(self.model, self.usage, latency_ms, self.message_id)
         metadata.update(compact({"stream": True, "aborted": aborted}))
         return [*thinking, Draft("llm_response", content, metadata)]
+
+
+def _strip_tool_results(blocks: Any) -> bool:
+    """Signatures out of ``tool_result`` contents (an agent used as a tool returns signed text)."""
+    changed = False
+    for block in as_list(blocks):
+        if isinstance(block, dict) and block.get("type") == "tool_result" and "content" in block:
+            block["content"], stripped = _strip(block["content"])
+            changed = changed or stripped
+    return changed
 
 
 def _parse_input(text: str) -> Any:

@@ -2,6 +2,8 @@
 
 Trace id resolution: ``X-Trace-ID``, then ``X-Thread-ID``, then the invisible
 signature in earlier assistant text, else a new ``thread_<16 chars>`` id.
+A call without ``X-Agent-Name`` is recorded under the server's default agent
+(unless the server requires the header) and says so in its events' metadata.
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ import attrs
 from starlette.datastructures import Headers
 
 from whyops.server.headers import header_text
+from whyops.server.proxy import signature
 from whyops.server.proxy.events import new_trace_id
 
 MAX_ID = 128
 MAX_NAME = 255
 MAX_REFS = 32
+DEFAULT_AGENT = "default"
+SIGNATURE_HEADER = "X-WhyOps-Signature"
+# Values of X-WhyOps-Signature, compared case-insensitively.
+SIGNATURE_SWITCH = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 
 
 class HeaderError(ValueError):
@@ -52,27 +59,65 @@ def _header(headers: Headers, name: str, label: str, limit: int) -> str | None:
 
 @attrs.frozen(slots=True)
 class ProxyHeaders:
-    """The WhyOps headers of one proxied request, validated."""
+    """The WhyOps headers of one proxied request, validated.
 
-    agent_name: str | None
+    ``agent_name`` is the header's, else the default agent's (``agent_named`` False);
+    ``sign``: whether answers may carry the signature (``X-WhyOps-Signature`` and the server).
+    """
+
+    agent_name: str
     trace_id: str | None
     thread_id: str | None
     parent_span_id: str | None
     external_user_id: str | None
+    agent_named: bool = True
+    sign: bool = True
 
 
-def read_headers(headers: Headers, *, agent_required: bool) -> ProxyHeaders:
-    """Every WhyOps header the proxy reads; :class:`HeaderError` names the first bad one."""
+def read_headers(
+    headers: Headers,
+    *,
+    agent_required: bool,
+    default_agent: str = DEFAULT_AGENT,
+    sign: bool = True,
+) -> ProxyHeaders:
+    """Every WhyOps header the proxy reads; :class:`HeaderError` names the first bad one.
+
+    ``sign``: the server's setting; the header can only turn the signature off.
+    """
     agent = _header(headers, "x-agent-name", "X-Agent-Name", MAX_NAME)
     if agent is None and agent_required:
         raise HeaderError("Missing required header: X-Agent-Name")
     return ProxyHeaders(
-        agent_name=agent,
+        agent_name=agent or default_agent,
         trace_id=_header(headers, "x-trace-id", "X-Trace-ID", MAX_ID),
         thread_id=_header(headers, "x-thread-id", "X-Thread-ID", MAX_ID),
         parent_span_id=_header(headers, "x-parent-span-id", "X-Parent-Span-ID", MAX_ID),
         external_user_id=_header(headers, "x-external-user-id", "X-External-User-Id", MAX_NAME),
+        agent_named=agent is not None,
+        sign=signature_switch(headers) and sign,
     )
+
+
+def signature_switch(headers: Headers) -> bool:
+    """``X-WhyOps-Signature``: ``off``/``false``/``0`` turn the signature off for this call."""
+    value = _header(headers, SIGNATURE_HEADER.lower(), SIGNATURE_HEADER, MAX_NAME)
+    if value is None:
+        return True
+    switch = SIGNATURE_SWITCH.get(value.lower())
+    if switch is None:
+        raise HeaderError(f"Header {SIGNATURE_HEADER} must be on or off")
+    return switch
+
+
+def signature_for(given: ProxyHeaders, ids: TraceIds) -> str | None:
+    """The signature to add to this call's answer, or None.
+
+    A client that sends its own trace ids needs none; ids above U+00FF cannot be encoded.
+    """
+    if not given.sign or ids.from_header or not signature.encodable(ids.trace_id):
+        return None
+    return signature.encode(ids.trace_id)
 
 
 def resolve_trace(

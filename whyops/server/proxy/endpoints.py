@@ -8,6 +8,7 @@ and hands drafts to the recorder.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import logging
 import time
@@ -15,13 +16,12 @@ from typing import Any
 
 import httpx2
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from whyops.server import bodies
-from whyops.server.auth import authenticate, unauthorized
-from whyops.server.proxy import context, signature, upstream
-from whyops.server.proxy.anthropic import anthropic_error
+from whyops.server import bodies, nesting
+from whyops.server.auth import authenticate, extract_key
+from whyops.server.proxy import context, errors, redact, upstream
 from whyops.server.proxy.base import JSON, ApiRoute
 from whyops.server.proxy.events import (
     CallInfo,
@@ -31,7 +31,6 @@ from whyops.server.proxy.events import (
     new_span_id,
     parse_answer,
 )
-from whyops.server.proxy.openai_chat import openai_error
 from whyops.server.proxy.tap import StreamTap, TappedStreamingResponse
 from whyops.server.proxy.upstream import RawHeaders
 
@@ -55,7 +54,8 @@ class Journal:
         self.answers = context.answer_index(request.app)
         self.project_id = project_id
         self.call = call
-        self.secret = upstream.provider_key(request.app.state.settings, route.provider)
+        self.secret = upstream_key(request, route.provider)
+        self.redactor = redact.for_app(request.app)
         self.position = 0
         self.pending: list[tuple[float, list[Draft]]] = []
         self.timer: asyncio.TimerHandle | None = None
@@ -84,7 +84,7 @@ class Journal:
         if not events:
             return
         try:
-            self.recorder.record(self.project_id, events)
+            self.recorder.record(self.project_id, self.redactor.events(events))
         except Exception:  # recording must never break the proxied call
             log.exception("recording %d proxy events failed", len(events))
 
@@ -101,8 +101,6 @@ class Journal:
     def error(
         self, status: int | None, raw: bytes, model: Any, provider: str, latency: int
     ) -> None:
-        if self.secret and self.secret.encode() in raw:
-            raw = raw.replace(self.secret.encode(), b"[redacted]")
         draft = error_draft(
             status, parse_json(raw), model=model, provider=provider, latency_ms=latency
         )
@@ -128,7 +126,17 @@ async def read_body(request: Request) -> tuple[bytes, JSON]:
     body = bodies.parse_json(raw)
     if not isinstance(body, dict):
         raise bodies.BodyError(400, "Invalid request body: expected a JSON object")
-    return raw, body
+    if _too_deep(raw):  # the recorder would refuse to store the call
+        raise bodies.BodyError(
+            400, f"Invalid request body: nested deeper than {nesting.MAX_NESTING} levels"
+        )
+    return raw.removeprefix(codecs.BOM_UTF8), body  # a UTF-8 BOM is read past, not sent on
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether the body nests past the store's limit; free unless it has many brackets."""
+    brackets = raw.count(b"[") + raw.count(b"{")
+    return brackets > nesting.MAX_NESTING and nesting.too_deep(raw.decode("utf-8", "replace"))
 
 
 def respond(
@@ -154,30 +162,44 @@ class RecordingResponse(Response):
                 self.journal.flush()
 
 
-def header_error(exc: context.HeaderError) -> Response:
-    return JSONResponse({"error": str(exc)}, status_code=400)
+def upstream_key(request: Request, provider: str) -> str | None:
+    """The key sent upstream: the server's provider key, or with ``--simulate`` the caller's
+    own WhyOps key (the server's simulator is behind the same auth as every route)."""
+    settings = request.app.state.settings
+    if settings.simulate:
+        return extract_key(request)
+    return upstream.provider_key(settings, provider)
+
+
+Refused = context.HeaderError | bodies.BodyError | upstream.QueryError
+
+
+def refused(provider: str, exc: Refused) -> Response:
+    """A bad header, query or body, answered in the provider's error shape."""
+    if isinstance(exc, bodies.BodyError):
+        return errors.refusal(provider, exc.status, exc.message)
+    return errors.refusal(provider, 400, str(exc))
 
 
 async def model_call(request: Request, route: ApiRoute) -> Response:
     project = await authenticate(request)
     if project is None:
-        return unauthorized(request)
+        return errors.unauthorized(request, route.provider)
     try:
-        given = context.read_headers(request.headers, agent_required=True)
+        given = read_call_headers(request)
+        upstream.check_query(request.scope)
         raw, body = await read_body(request)
-    except context.HeaderError as exc:
-        return header_error(exc)
-    except bodies.BodyError as exc:
-        return exc.response()
+    except (context.HeaderError, bodies.BodyError, upstream.QueryError) as exc:
+        return refused(route.provider, exc)
     referenced = context.answer_index(request.app).lookup(str(project.id), route.answer_refs(body))
     ids = context.resolve_trace(given, route.find_trace_id(body), referenced)
-    payload = dumps(body) if route.strip_signatures(body) else raw
+    stripped = route.strip_signatures(body)
+    sent = route.upstream_body(body)
+    payload = dumps(sent) if stripped or sent is not body else raw
     journal = Journal(request, str(project.id), call_info(route, given, ids), route)
     journal.record([route.request_draft(body)])
     journal.flush_later()
-    sign = None
-    if not ids.from_header and signature.encodable(ids.trace_id):
-        sign = signature.encode(ids.trace_id)
+    sign = context.signature_for(given, ids)
     echo = context.echo_headers(ids, journal.call.span_id)
     try:
         return await forward(request, route, body, payload, journal, sign, echo)
@@ -186,10 +208,21 @@ async def model_call(request: Request, route: ApiRoute) -> Response:
         raise
 
 
+def read_call_headers(request: Request) -> context.ProxyHeaders:
+    settings = request.app.state.settings
+    return context.read_headers(
+        request.headers,
+        agent_required=settings.require_agent_name,
+        default_agent=settings.default_agent,
+        sign=settings.signature,
+    )
+
+
 def call_info(route: ApiRoute, given: context.ProxyHeaders, ids: context.TraceIds) -> CallInfo:
     return CallInfo(
         trace_id=ids.trace_id,
-        agent_name=given.agent_name or "",
+        agent_name=given.agent_name,
+        agent_named=given.agent_named,
         span_id=new_span_id(),
         span_name=route.span_name,
         span_kind=route.span_kind,
@@ -220,7 +253,7 @@ async def forward(
         state = route.stream_state(body, sign)
         # the request is recorded once the first bytes are out, so it shows while the answer
         # streams; the rest when the stream ends
-        tap = StreamTap(answer, state, started, journal.record_now, journal.flush)
+        tap = StreamTap(answer, state, started, journal.record_now, journal.flush, route.provider)
         return TappedStreamingResponse(tap, answer.status_code, headers)
     try:
         content = await answer.aread()
@@ -290,8 +323,8 @@ def unreachable_answer(provider: str, exc: httpx2.TransportError) -> tuple[int, 
     timed_out = isinstance(exc, httpx2.TimeoutException)
     kind = "upstream_timeout" if timed_out else "upstream_unreachable"
     message = f"whyops proxy: {provider} upstream {kind.split('_')[1]}: {type(exc).__name__}"
-    shape = anthropic_error if provider == "anthropic" else openai_error
-    return (504 if timed_out else 502), dumps(shape(message, kind))
+    status = 504 if timed_out else 502
+    return status, dumps(errors.error_body(provider, status, message, code=kind))
 
 
 def is_event_stream(answer: httpx2.Response) -> bool:
@@ -300,37 +333,3 @@ def is_event_stream(answer: httpx2.Response) -> bool:
 
 def elapsed_ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
-
-
-async def passthrough(request: Request, path: str) -> Response:
-    """Routes that record nothing (model listings, token counting)."""
-    project = await authenticate(request)
-    if project is None:
-        return unauthorized(request)
-    try:
-        given = context.read_headers(request.headers, agent_required=False)
-        content = (await read_body(request))[0] if request.method == "POST" else None
-    except context.HeaderError as exc:
-        return header_error(exc)
-    except bodies.BodyError as exc:
-        return exc.response()
-    provider = "anthropic" if "anthropic-version" in request.headers else "openai"
-    if path.startswith("/v1/messages"):
-        provider = "anthropic"
-    settings = request.app.state.settings
-    if provider == "openai":
-        path = path[3:]  # the OpenAI base URL already ends in /v1
-    key = upstream.provider_key(settings, provider)
-    echo = context.echo_headers(context.resolve_trace(given, None), None)
-    try:
-        answer = await upstream.http_client(request.app).request(
-            request.method,
-            upstream.target(upstream.upstream_url(settings, provider, path), request.scope),
-            headers=upstream.request_headers(request.headers, provider, key),
-            content=content,
-        )
-    except httpx2.TransportError as exc:
-        status, error = unreachable_answer(provider, exc)
-        return respond(error, status, [JSON_TYPE, *echo])
-    headers = upstream.response_headers(answer.headers.raw) + echo
-    return respond(answer.content, answer.status_code, headers)

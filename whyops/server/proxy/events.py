@@ -21,7 +21,6 @@ JSON = dict[str, Any]
 # Upstream JSON may hold what the store cannot: NaN/Infinity, and lone surrogate escapes
 # (rare, so only text that has such an escape is repaired).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE_ESCAPE_BYTES = re.compile(_SURROGATE_ESCAPE.pattern.encode())
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -51,17 +50,26 @@ class CallInfo:
     thread_id: str | None = None
     parent_span_id: str | None = None
     external_user_id: str | None = None
+    agent_named: bool = True  # False: no X-Agent-Name, recorded under the default agent
 
 
 def parse_answer(text: str | bytes) -> Any:
     """Upstream JSON as storable values: NaN and Infinity become null, a lone surrogate
     U+FFFD. Raises ``ValueError`` for text that is not JSON."""
+    if isinstance(text, bytes):  # json.loads would let raw surrogate bytes through
+        text = _utf8(text)
     value = json.loads(text, parse_constant=_no_constant)
-    escape = _SURROGATE_ESCAPE_BYTES if isinstance(text, bytes) else _SURROGATE_ESCAPE
-    if escape.search(text):  # type: ignore[arg-type]
+    if _SURROGATE_ESCAPE.search(text):
         clean = _SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False))
         value = json.loads(clean)
     return value
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
 
 
 def _no_constant(name: str) -> None:
@@ -122,7 +130,7 @@ def _event(call: CallInfo, draft: Draft, timestamp: str, position: int) -> JSON:
         "timestamp": timestamp,
         "idempotencyKey": f"{call.span_id}:{position}",
         "content": draft.content,
-        "metadata": recordable_metadata(draft.event_type, draft.metadata),
+        "metadata": _call_metadata(call, recordable_metadata(draft.event_type, draft.metadata)),
         "spanKind": call.span_kind,
         "spanName": call.span_name,
     }
@@ -133,6 +141,11 @@ def _event(call: CallInfo, draft: Draft, timestamp: str, position: int) -> JSON:
     if call.external_user_id:
         event["externalUserId"] = call.external_user_id
     return event
+
+
+def _call_metadata(call: CallInfo, metadata: JSON) -> JSON:
+    """``metadata``, marked ``agentNameSource: "default"`` when the call named no agent."""
+    return metadata if call.agent_named else {**metadata, "agentNameSource": "default"}
 
 
 def compact(mapping: JSON) -> JSON:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
-from whyops.server.proxy import signature
+from whyops.server.proxy import chat_chunks, signature
 from whyops.server.proxy.events import Draft, compact, error_draft, parse_answer
 from whyops.server.proxy.messages import (
     as_dict,
@@ -20,7 +18,7 @@ from whyops.server.proxy.messages import (
     strip_content,
     tool_call,
 )
-from whyops.server.proxy.sse import Frame, encode_frame
+from whyops.server.proxy.sse import Frame
 from whyops.server.proxy.usage import openai_usage
 
 JSON = dict[str, Any]
@@ -146,6 +144,10 @@ class ChatCompletions:
                     changed = True
         return changed
 
+    def upstream_body(self, body: JSON) -> JSON:
+        """Streams always ask for usage, so it is recorded; the client sees what it asked for."""
+        return chat_chunks.with_usage_requested(body)
+
     def request_draft(self, body: JSON) -> Draft:
         messages = _messages(body)
         metadata = compact(
@@ -186,14 +188,29 @@ class ChatCompletions:
         if not isinstance(message, dict):
             return False
         text = message.get("content")
-        if not isinstance(text, str) or not text:
+        if not isinstance(text, str) or not may_sign(text, message.get("refusal"), message):
             return False
         message["content"] = text + signature_text
         return True
 
     def stream_state(self, body: JSON, signature_text: str | None) -> ChatStreamState:
         allowed = signature_text if not asks_for_json(body) else None
-        return ChatStreamState(body.get("model"), allowed)
+        return ChatStreamState(
+            body.get("model"), allowed, client_usage=chat_chunks.asks_for_usage(body)
+        )
+
+
+def may_sign(text: str, refusal: Any, message: JSON) -> bool:
+    """Prose only: no refusal, no tool calls (their ids carry the trace), nothing parseable."""
+    return not refusal and not message.get("tool_calls") and signature.signable(text)
+
+
+def _first_choice(chunk: JSON) -> tuple[int, JSON] | None:
+    """(position, choice) of the recorded choice (index 0) in a chunk, if it holds one."""
+    for position, choice in enumerate(as_list(chunk.get("choices"))):
+        if isinstance(choice, dict) and choice.get("index", 0) == 0:
+            return position, choice
+    return None
 
 
 def openai_error(message: str, kind: str) -> JSON:
@@ -201,13 +218,23 @@ def openai_error(message: str, kind: str) -> JSON:
 
 
 class ChatStreamState:
-    """Rebuilds a chat stream; slips the signature chunk in before ``data: [DONE]``."""
+    """Rebuilds a chat stream; signs it before its finish chunk; hides unrequested usage.
+
+    The signature is one more content chunk (shaped like the finish chunk) right before
+    the finish chunk, or appended to the finish chunk's own content, so nothing but
+    usage and ``[DONE]`` ever follows the finish reason. Whether to sign is decided
+    there, on the whole text. ``client_usage``: whether the client asked for usage; if
+    not, the usage-only chunk and ``"usage": null`` fields are taken out.
+    """
 
     rewrites = True
 
-    def __init__(self, model: str | None, signature_text: str | None) -> None:
+    def __init__(
+        self, model: str | None, signature_text: str | None, *, client_usage: bool = True
+    ) -> None:
         self.model = model
         self.signature = signature_text
+        self.client_usage = client_usage
         self.chunk_id: str | None = None
         self.text: list[str] = []
         self.reasoning: list[str] = []
@@ -219,17 +246,37 @@ class ChatStreamState:
 
     def record_frame(self, frame: Frame) -> bytes:
         data = frame.data
-        if data is None:
+        if data is None or data == "[DONE]":
             return frame.raw
-        if data == "[DONE]":
-            return self._signature_frame() + frame.raw
         try:
             chunk = parse_answer(data)
         except ValueError:
             return frame.raw
-        if isinstance(chunk, dict):
-            self._record_chunk(chunk)
-        return frame.raw
+        if not isinstance(chunk, dict):
+            return frame.raw
+        self._record_chunk(chunk)
+        if self.client_usage:
+            raw = frame.raw
+        elif chat_chunks.is_usage_only(chunk):
+            return b""
+        else:
+            raw = chat_chunks.without_null_usage(chunk, frame.raw)
+        finishing = _first_choice(chunk) if self.signature else None
+        if finishing is not None and finishing[1].get("finish_reason"):
+            return self._signed(chunk, finishing[0], raw)
+        return raw
+
+    def _signed(self, finish: JSON, index: int, raw: bytes) -> bytes:
+        """The finish chunk, with the signature before it when the answer may be signed."""
+        sign, self.signature = self.signature, None
+        text = "".join(self.text)
+        message = {"tool_calls": self.calls}
+        if not sign or not may_sign(text, "".join(self.refusal), message):
+            return raw
+        delta = as_dict(finish["choices"][index].get("delta"))
+        if isinstance(delta.get("content"), str) and delta["content"]:
+            return chat_chunks.with_text_appended(finish, index, sign, self.client_usage)
+        return chat_chunks.signature_chunk(finish, index, sign, self.client_usage) + raw
 
     def _record_chunk(self, chunk: JSON) -> None:
         if "error" in chunk:
@@ -269,18 +316,6 @@ class ChatStreamState:
         function = as_dict(call.get("function"))
         slot["name"] = function.get("name") or slot["name"]
         slot["args"].append(as_text(function.get("arguments")))
-
-    def _signature_frame(self) -> bytes:
-        if not self.signature or not "".join(self.text):
-            return b""
-        chunk = {
-            "id": self.chunk_id or "gen-signature",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": self.model or "unknown",
-            "choices": [{"index": 0, "delta": {"content": self.signature}, "finish_reason": None}],
-        }
-        return encode_frame(json.dumps(chunk, ensure_ascii=False, separators=(",", ":")))
 
     def drain(self) -> bytes:
         return b""

@@ -39,6 +39,9 @@ class Embeddings:
     def strip_signatures(self, body: JSON) -> bool:
         return False
 
+    def upstream_body(self, body: JSON) -> JSON:
+        return body
+
     def request_draft(self, body: JSON) -> Draft:
         metadata = compact(
             {"model": body.get("model"), "provider": "openai", "params": pick(body, PARAMS) or None}

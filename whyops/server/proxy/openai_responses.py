@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from whyops.server.proxy import signature
 from whyops.server.proxy.events import Draft, compact, error_draft, parse_answer
 from whyops.server.proxy.messages import (
     as_dict,
@@ -32,7 +33,8 @@ PARAMS = {
     "parallelToolCalls": "parallel_tool_calls",
     "text": "text",
 }
-MODEL_OUTPUT = ("reasoning", "function_call", "custom_tool_call")
+TOOL_CALLS = ("function_call", "custom_tool_call")
+MODEL_OUTPUT = ("reasoning", *TOOL_CALLS)
 TOOL_OUTPUT = ("function_call_output", "custom_tool_call_output")
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
@@ -105,7 +107,7 @@ def answer_content(response: JSON) -> tuple[JSON, list[Draft]]:
                     texts.append(as_text(part.get("text")))
                 elif part.get("type") == "refusal":
                     refusals.append(as_text(part.get("refusal")))
-        elif kind in ("function_call", "custom_tool_call"):
+        elif kind in TOOL_CALLS:
             arguments = item.get("arguments", item.get("input", ""))
             calls.append(
                 tool_call(item.get("call_id") or item.get("id"), item.get("name"), arguments)
@@ -153,10 +155,15 @@ class Responses:
             return changed
         changed = False
         for item in _items(body):
-            if _is_assistant_message(item) and "content" in item:
-                item["content"], stripped = strip_content(item["content"])
+            # every message and tool output: signed text may come back quoted or from a sub-agent
+            key = "output" if as_dict(item).get("type") in TOOL_OUTPUT else "content"
+            if isinstance(item, dict) and key in item:
+                item[key], stripped = strip_content(item[key])
                 changed = changed or stripped
         return changed
+
+    def upstream_body(self, body: JSON) -> JSON:
+        return body
 
     def request_draft(self, body: JSON) -> Draft:
         items = _items(body)
@@ -192,16 +199,21 @@ class Responses:
         return [*thinking, Draft("llm_response", content, metadata, ids)]
 
     def inject_signature(self, body: JSON, answer: Any, signature_text: str) -> bool:
+        """At the end of the answer's text: its last ``output_text``, when that is prose."""
         if asks_for_json(body):
             return False
-        for item in as_list(answer.get("output")):
-            if isinstance(item, dict) and item.get("type") == "message":
-                for part in as_list(item.get("content")):
-                    if as_dict(part).get("type") == "output_text" and as_text(part.get("text")):
-                        part["text"] += signature_text
-                        return True
-                return False
-        return False
+        output = as_list(answer.get("output"))
+        if any(as_dict(item).get("type") in TOOL_CALLS for item in output):
+            return False  # tool calls: their ids carry the trace
+        messages = [item for item in output if as_dict(item).get("type") == "message"]
+        parts = [as_dict(part) for part in as_list(messages[-1].get("content"))] if messages else []
+        if not parts or any(part.get("type") == "refusal" for part in parts):
+            return False
+        last = parts[-1]
+        if last.get("type") != "output_text" or not signature.signable(as_text(last.get("text"))):
+            return False
+        last["text"] += signature_text
+        return True
 
     def stream_state(self, body: JSON, signature_text: str | None) -> ResponsesStreamState:
         return ResponsesStreamState(self, body)

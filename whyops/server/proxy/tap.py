@@ -1,9 +1,14 @@
 """Relay an upstream SSE stream to the client while a StreamState reads along.
 
 Bytes go to the client as they arrive (frame by frame when the state rewrites
-the stream, chunk by chunk otherwise). When the stream ends, fails or the
-client goes away, the upstream response is closed and the state's events are
-recorded exactly once; recording only appends to the recorder's queue.
+the stream, chunk by chunk otherwise), never a partial frame: an unfinished
+frame waits for the rest. When the stream ends, fails or the client goes away,
+the upstream response is closed and the state's events are recorded exactly
+once; recording only appends to the recorder's queue.
+
+When the upstream breaks off mid-stream, the client gets the provider's own
+stream error event (so its SDK raises its API error) and a cleanly ended
+response, and the call is recorded as an error with what had arrived.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import httpx2
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from whyops.server.proxy import errors
 from whyops.server.proxy.base import StreamState
 from whyops.server.proxy.events import Draft
 from whyops.server.proxy.sse import Frame, SSEFramer
@@ -35,12 +41,14 @@ class StreamTap:
         started: float,
         finish: Finisher,
         on_first_sent: Callable[[], None] | None = None,
+        provider: str = errors.OPENAI,
     ) -> None:
         self.upstream = upstream
         self.state = state
         self.started = started
         self.finisher = finish
         self.on_first_sent = on_first_sent
+        self.provider = provider
         self.first_chunk_ms: int | None = None
         self.done = False
         self.failed = False
@@ -58,33 +66,55 @@ class StreamTap:
 
     async def relay(self) -> AsyncIterator[bytes]:
         framer = SSEFramer()
-        state = self.state
         aborted: str | None = "client_disconnected"
         try:
             async for chunk in self.upstream.aiter_bytes():
                 if self.first_chunk_ms is None:
                     self.first_chunk_ms = self._elapsed_ms()
-                frames = framer.feed(chunk)
-                if state.rewrites:
-                    out = b"".join([self._frame(frame) for frame in frames])
-                    if out:
-                        yield out
-                        self._sent()
-                else:
-                    for frame in frames:
-                        self._frame(frame)
-                    yield chunk
+                out = self._relayed(framer, chunk)
+                if out:
+                    yield out
                     self._sent()
-            held = b"" if self.failed else state.drain()
-            tail = held + (framer.pending() if state.rewrites else b"")
             aborted = None
+            tail = self._held() + framer.pending()
             if tail:
                 yield tail
-        except httpx2.TransportError:
+        except (httpx2.TransportError, httpx2.DecodingError) as exc:
             aborted = "upstream_disconnected"
-            raise
+            yield self._held() + self._broke_off(exc)
         finally:
             await self.close(aborted)
+
+    def _relayed(self, framer: SSEFramer, chunk: bytes) -> bytes:
+        """What the client gets for ``chunk``: the complete frames in it (as the state
+        rewrites them, or the raw chunk itself when it holds whole frames only)."""
+        whole = not framer.pending()
+        frames = framer.feed(chunk)
+        if self.state.rewrites:
+            return b"".join([self._frame(frame) for frame in frames])
+        for frame in frames:
+            self._frame(frame)
+        if whole and not framer.pending():
+            return chunk
+        return b"".join([frame.raw for frame in frames])
+
+    def _held(self) -> bytes:
+        """Frames the state still holds back (unless it failed and is bypassed)."""
+        return b"" if self.failed else self.state.drain()
+
+    def _broke_off(self, exc: Exception) -> bytes:
+        """The provider's stream error event for an upstream that broke off; logged once."""
+        log.warning(
+            "%s upstream broke off in the middle of a stream after %d ms: %s",
+            self.provider,
+            self._elapsed_ms(),
+            type(exc).__name__,
+        )
+        message = (
+            f"whyops proxy: the {self.provider} upstream broke off in the middle of the stream"
+            f" ({type(exc).__name__})"
+        )
+        return errors.stream_error(self.provider, message)
 
     def _sent(self) -> None:
         """Work that waits until the client has its first bytes (recording the request)."""

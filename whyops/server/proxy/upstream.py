@@ -8,6 +8,7 @@ into an event or a log line).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -43,6 +44,14 @@ NOT_RETURNED = frozenset(
     }
 )
 ANTHROPIC_VERSION = b"2023-06-01"
+# A model id in an upstream path: one segment that no URL parser reads as more than a name
+# (no "/", "\\", "%", and never "." or "..": it starts with a letter or digit).
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+~-]{0,255}")
+# Every path the proxy sends upstream; nothing else ever leaves with the server's provider key.
+ALLOWED_PATHS = re.compile(
+    r"(?:/v1)?/(?:chat/completions|responses|embeddings|messages|messages/count_tokens"
+    rf"|models|models/{MODEL_ID.pattern})"
+)
 USER_AGENT = f"whyops-proxy/{__version__}".encode()
 
 
@@ -65,8 +74,14 @@ async def aclose(app: Any) -> None:
         await client.aclose()
 
 
+class PathNotAllowed(ValueError):
+    """An upstream path outside :data:`ALLOWED_PATHS` (callers check their input first)."""
+
+
 def upstream_url(settings: Any, provider: str, path: str) -> str:
     """``path`` (``/chat/completions``, ``/v1/messages``) under the provider's base URL."""
+    if not ALLOWED_PATHS.fullmatch(path):
+        raise PathNotAllowed(f"not an upstream route of the proxy: {path!r}")
     if provider == "anthropic":
         base = str(getattr(settings, "anthropic_base_url", None) or "https://api.anthropic.com")
         base = base.rstrip("/")
@@ -80,11 +95,24 @@ def _parsed(url: str) -> httpx2.URL:
     return httpx2.URL(url)
 
 
+class QueryError(ValueError):
+    """A query string that cannot be passed on as it is (``#``, for one)."""
+
+
 def target(url: str, scope: Any) -> httpx2.URL:
     """``url`` (parsed once: the few upstream URLs repeat) with the client's query string
     passed on byte for byte."""
     query: bytes = scope.get("query_string", b"")
     return _parsed(url).copy_with(query=query) if query else _parsed(url)
+
+
+def check_query(scope: Any) -> None:
+    """Raise :class:`QueryError` unless :func:`target` can pass the query string on."""
+    if scope.get("query_string"):
+        try:
+            target("http://upstream/", scope)
+        except httpx2.InvalidURL as exc:
+            raise QueryError("Invalid query string: it cannot be passed on as it is") from exc
 
 
 def provider_key(settings: Any, provider: str) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -10,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from whyops.server.auth import Project, authenticated
+from whyops.server.nesting import load_stored
 from whyops.server.readapi.common import not_found, read
 from whyops.server.readapi.params import Query
 from whyops.server.readapi.shapes import pagination
@@ -26,7 +26,7 @@ def _version_json(row: sqlite3.Row, *, metadata: bool) -> dict[str, Any]:
         "updatedAt": row["updated_at"],
     }
     if metadata:
-        version["metadata"] = json.loads(row["metadata"])
+        version["metadata"] = load_stored(row["metadata"])
     return version
 
 

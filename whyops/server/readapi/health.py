@@ -1,4 +1,4 @@
-"""``GET /api/health``: no authentication, cheap, says which build answers and how writes go."""
+"""``GET /api/health``: cheap; liveness for anyone, the build and write counters with a key."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from whyops._version import __version__
+from whyops.server.auth import authenticate
 from whyops.server.store.schema import SCHEMA_VERSION
+
+
+def _status(state: Any) -> dict[str, Any]:
+    """``ok``, or ``degraded`` while the store cannot commit (with why, for key holders)."""
+    store = getattr(state, "store", None)
+    failure = None if store is None else store.failure
+    return {"status": "ok"} if failure is None else {"status": "degraded", "reason": failure}
 
 
 def _writes(state: Any) -> dict[str, Any]:
@@ -24,5 +32,8 @@ def _writes(state: Any) -> dict[str, Any]:
 
 
 async def health(request: Request) -> Response:
-    build = {"status": "ok", "service": "whyops", "version": __version__, "schema": SCHEMA_VERSION}
-    return JSONResponse({**build, **_writes(request.app.state)})
+    status = _status(request.app.state)
+    if await authenticate(request) is None:  # liveness only: nothing about the build or load
+        return JSONResponse({"status": status["status"], "service": "whyops"})
+    build = {"service": "whyops", "version": __version__, "schema": SCHEMA_VERSION}
+    return JSONResponse({**status, **build, **_writes(request.app.state)})

@@ -8,15 +8,12 @@ from typing import Any
 
 from starlette.responses import Response
 
+from whyops.server.nesting import load_stored, splice_stored
 from whyops.server.store.queries import CONTENT, EVENT_FIELDS, METADATA, EventTuple
 
 # One encoder for every response: compact, and strict about NaN like the stored JSON is.
 ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _NAMES = tuple(name for name, _ in EVENT_FIELDS)
-
-
-def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 def event_fields(row: EventTuple) -> dict[str, Any]:
@@ -30,9 +27,9 @@ def event_json(row: EventTuple, *, content: bool, metadata: bool) -> dict[str, A
     """One event, parsed. ``content``/``metadata`` only when asked for."""
     event = event_fields(row)
     if content:
-        event["content"] = _json(row[CONTENT])
+        event["content"] = load_stored(row[CONTENT])
     if metadata:
-        event["metadata"] = _json(row[METADATA])
+        event["metadata"] = load_stored(row[METADATA])
     return event
 
 
@@ -40,16 +37,17 @@ def event_text(event: dict[str, Any], row: EventTuple, *, content: bool, metadat
     """``event`` as JSON text, with the stored content/metadata JSON spliced in unparsed.
 
     Stored JSON was written by the same strict encoder, so it is valid as is; parsing and
-    re-encoding it would be most of the cost of reading a trace.
+    re-encoding it would be most of the cost of reading a trace. Past the nesting limit it is
+    sent as a string, as :func:`event_json` renders it.
     """
     text = ENCODER.encode(event)
     if not (content or metadata):
         return text
     parts = [text[:-1]]
     if content:
-        parts.append(',"content":' + (row[CONTENT] or "null"))
+        parts.append(',"content":' + splice_stored(row[CONTENT]))
     if metadata:
-        parts.append(',"metadata":' + (row[METADATA] or "null"))
+        parts.append(',"metadata":' + splice_stored(row[METADATA]))
     parts.append("}")
     return "".join(parts)
 

@@ -160,6 +160,8 @@ def span_fields(span_id: str, timed: list[Timed]) -> dict[str, Any]:
         "provider": next((e["provider"] for e in events if e["provider"]), None),
         "attributes": _meta(closing).get("attributes") or {} if closing is not None else {},
         "agentName": events[0]["agentName"],
+        # "default": a proxied call without X-Agent-Name, recorded under the default agent
+        "agentNameSource": _meta(events[0]).get("agentNameSource"),
         "eventIds": [e["id"] for e in events],
         "children": [],
         "depth": 0,

@@ -40,6 +40,7 @@ async def list_threads(request: Request, project: Project) -> Response:
         end_us=query.time_us("endDate"),
         has_errors=query.boolean("hasErrors"),
         updated_since_us=query.time_us("updatedSince"),
+        trace_id_prefix=query.text("traceIdPrefix"),
     )
     if (error := query.error()) is not None:
         return error

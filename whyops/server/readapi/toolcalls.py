@@ -8,11 +8,12 @@ one, else by name and equal arguments, else by name alone, in that order.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
+
+from whyops.server.nesting import load_stored
 
 _NO_ARGS = object()
 
@@ -27,11 +28,9 @@ class Call:
 
 
 def _arguments(value: Any) -> Any:
+    """Arguments as sent; JSON text parsed, unless it is not JSON or nests past the limit."""
     if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
+        return load_stored(value)
     return _NO_ARGS if value is None else value
 
 
@@ -56,7 +55,8 @@ def _calls_in(content: Any) -> Iterator[tuple[str | None, str | None, Any]]:
 def calls_of(event: dict[str, Any], ts_us: int) -> list[Call]:
     """The tool calls an event asks for (llm_response) or executes (tool_call_request)."""
     calls = [Call(event["id"], ts_us, *found) for found in _calls_in(event.get("content"))]
-    tool = (event.get("metadata") or {}).get("tool")
+    metadata = event.get("metadata")  # a string when stored past the nesting limit
+    tool = metadata.get("tool") if isinstance(metadata, dict) else None
     if not calls and event["eventType"] == "tool_call_request" and isinstance(tool, str):
         calls = [Call(event["id"], ts_us, None, tool, _NO_ARGS)]
     return calls

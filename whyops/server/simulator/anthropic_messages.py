@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from . import brain, catalog, errors, ids, phrases, sse, tokens, validation
+from . import brain, catalog, errors, ids, message_threads, phrases, sse, tokens, validation
 from .conversation import (
     FORCE_ANY,
     FORCE_AUTO,
@@ -42,6 +42,8 @@ class Answer:
 
 def handle(body: dict[str, Any]) -> dict[str, Any] | Iterator[bytes]:
     """The whole message, or (for `stream: true`) the SSE frames to send."""
+    validation.require_list(P, body, "messages")  # checked before a thread's history joins it
+    body, threaded = message_threads.resolve(body)
     model = validation.require_str(P, body, "model")
     messages = validation.require_list(P, body, "messages")
     max_tokens = validation.optional_int(P, body, "max_tokens")
@@ -51,6 +53,8 @@ def handle(body: dict[str, Any]) -> dict[str, Any] | Iterator[bytes]:
     conversation = parse_conversation(body, model, messages, max_tokens)
     validation.check_model_and_triggers(P, model, conversation, stream)
     answer = build_answer(body, conversation, max_tokens)
+    if threaded:
+        message_threads.hold(body, message_id(answer), content_blocks(answer))
     if not stream:
         return message_payload(answer)
     fail = phrases.wants_stream_error(catalog.base_name(model), conversation.last_user_text)
@@ -89,7 +93,17 @@ def parse_conversation(
         tool_choice=parse_tool_choice(choice),
         thinking=thinking_enabled(body, max_tokens),
         parallel_tool_calls=not choice.get("disable_parallel_tool_use", False),
+        output_schema=output_schema(body),
     )
+
+
+def output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema of structured output: `output_config.format` (or the beta's
+    `output_format`) of type `json_schema`."""
+    spec = as_dict(as_dict(body.get("output_config")).get("format")) or as_dict(
+        body.get("output_format")
+    )
+    return as_dict(spec.get("schema")) if spec.get("type") == "json_schema" else None
 
 
 def thinking_enabled(body: dict[str, Any], max_tokens: int) -> bool:
@@ -279,9 +293,13 @@ def content_blocks(answer: Answer) -> list[dict[str, Any]]:
     return blocks
 
 
+def message_id(answer: Answer) -> str:
+    return ids.derive_id(answer.seed, "msg_")
+
+
 def message_payload(answer: Answer, *, streaming: bool = False) -> dict[str, Any]:
     return {
-        "id": ids.derive_id(answer.seed, "msg_"),
+        "id": message_id(answer),
         "type": "message",
         "role": "assistant",
         "model": answer.model,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from whyops.server import bodies
 
 from . import (
     anthropic_messages,
@@ -83,11 +84,11 @@ def _delay_seconds(request: Request, header: str) -> float:
 
 
 async def _read_body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as error:
+    try:  # the server's one strict reading: UTF-8 only, no lone surrogates, no NaN
+        body = bodies.parse_json(await request.body())
+    except bodies.BodyError as error:
         raise errors.ApiError(
-            400, f"Could not parse the JSON body of your request: {error}"
+            400, f"Could not parse the JSON body of your request: {error.message}"
         ) from None
     if not isinstance(body, dict):
         raise errors.ApiError(400, "The request body must be a JSON object.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from .conversation import as_dict, as_list
 from .facts import Facts
 
@@ -16,24 +18,42 @@ _AMOUNT_NAMES = ("amount", "total", "price", "value", "sum")
 _PLACE_NAMES = ("city", "location", "place", "destination", "address", "country")
 
 
-def build_arguments(schema: dict[str, Any], facts: Facts) -> dict[str, Any]:
-    """Required properties always get a value; optional ones only when a fact fits them.
+def build_arguments(
+    schema: dict[str, Any], facts: Facts, *, complete: bool = False
+) -> dict[str, Any]:
+    """Arguments fitting `schema`, as a model would write them.
 
-    `$ref`s into the schema's `$defs` (as pydantic writes them) are followed.
+    Required properties always get a value. Optional ones get one when a fact fits them, and
+    all of them do when `complete` (structured output, where models fill every field) or when
+    the object requires nothing (`required: []`: an empty object would say nothing). `$ref`s
+    into the schema's `$defs` (as pydantic writes them) are followed.
     """
     defs = {**as_dict(schema.get("definitions")), **as_dict(schema.get("$defs"))}
-    return _object(_resolve(schema, defs), facts, 0, defs)
+    return _object(_resolve(schema, defs), facts, _Fill(0, defs, complete))
 
 
-def _object(schema: dict[str, Any], facts: Facts, depth: int, defs: Defs) -> dict[str, Any]:
+@attrs.frozen
+class _Fill:
+    """Where the builder is: nesting depth, the schema's definitions, fill every property."""
+
+    depth: int
+    defs: Defs
+    complete: bool
+
+    def deeper(self) -> _Fill:
+        return attrs.evolve(self, depth=self.depth + 1)
+
+
+def _object(schema: dict[str, Any], facts: Facts, fill: _Fill) -> dict[str, Any]:
     properties = as_dict(schema.get("properties"))
     required = [name for name in as_list(schema.get("required")) if isinstance(name, str)]
+    fill_all = fill.complete or not required
     arguments: dict[str, Any] = {}
     for name in [*required, *(n for n in properties if n not in required)]:
-        spec = _resolve(as_dict(properties.get(name)), defs)
+        spec = _resolve(as_dict(properties.get(name)), fill.defs)
         value = _value_from_facts(name, spec, facts)
-        if value is _MISSING and name in required:
-            value = _default_for(spec, facts, depth, defs)
+        if value is _MISSING and (fill_all or name in required):
+            value = _default_for(spec, facts, fill)
         if value is not _MISSING:
             arguments[name] = value
     return arguments
@@ -124,7 +144,7 @@ def _pick_enum(options: list[Any], facts: Facts) -> Any:
     return options[0]
 
 
-def _default_for(spec: dict[str, Any], facts: Facts, depth: int, defs: Defs) -> Any:
+def _default_for(spec: dict[str, Any], facts: Facts, fill: _Fill) -> Any:
     kind = _types(spec)[0]
     if "default" in spec:
         return spec["default"]
@@ -136,10 +156,10 @@ def _default_for(spec: dict[str, Any], facts: Facts, depth: int, defs: Defs) -> 
     if kind == "boolean":
         return True
     if kind == "array":
-        item = _resolve(as_dict(spec.get("items")), defs)
-        return [_default_for(item, facts, depth + 1, defs)] if depth < MAX_DEPTH else []
+        item = _resolve(as_dict(spec.get("items")), fill.defs)
+        return [_default_for(item, facts, fill.deeper())] if fill.depth < MAX_DEPTH else []
     if kind == "object":
-        return _object(spec, facts, depth + 1, defs) if depth < MAX_DEPTH else {}
+        return _object(spec, facts, fill.deeper()) if fill.depth < MAX_DEPTH else {}
     if kind == "null":
         return None
     return _snippet(facts.user_text) or "unknown"

@@ -15,7 +15,7 @@ import re
 
 import attrs
 
-from . import phrases, tokens
+from . import phrases, structured, tokens
 from .arguments import build_arguments
 from .conversation import FORCE_ANY, FORCE_NONE, Conversation, Reply, Tool, ToolCall
 from .facts import Facts, find_order_id, parse_result
@@ -45,6 +45,7 @@ _STOPWORDS_TEXT = (
     "them then than some make just like know help thanks thank hello "
 )
 _STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+_FINAL_TOOL = re.compile(r"final[_-]?(result|answer|output|response)", re.IGNORECASE)
 
 
 def decide(conversation: Conversation) -> Reply:
@@ -66,20 +67,49 @@ def plan_tool_calls(conversation: Conversation) -> tuple[ToolCall, ...]:
     if choice.name:
         forced = [tool for tool in conversation.tools if tool.name == choice.name]
         return _calls(conversation, forced[:1])
+    batch = _planned_batch(conversation)
+    if not batch and choice.mode == FORCE_ANY:
+        batch = [_next_forced_tool(conversation)]
+    return _calls(conversation, batch)
+
+
+def _planned_batch(conversation: Conversation) -> list[Tool]:
+    """The tools the plan still needs: look-ups first, then one action at a time."""
     if any(_failed(content, error) for _, content, error in _results_since_user(conversation)):
-        return ()  # a failed look-up ends the plan: the user hears about it first
+        return []  # a failed look-up ends the plan: the user hears about it first
+    called = _called_since_user(conversation)
     wanted = matching_tools(conversation)
-    called = {
-        call.name for turn in conversation.turns_since_last_user() for call in turn.tool_calls
-    }
     remaining = [(tool, action) for tool, action in wanted if tool.name not in called]
     lookups = [tool for tool, action in remaining if not action]
     batch = lookups or [tool for tool, _ in remaining[:1]]
-    if not conversation.parallel_tool_calls:
-        batch = batch[:1]
-    if not batch and choice.mode == FORCE_ANY:
-        batch = [wanted[0][0] if wanted else conversation.tools[0]]
-    return _calls(conversation, batch)
+    return batch if conversation.parallel_tool_calls else batch[:1]
+
+
+def _called_since_user(conversation: Conversation) -> list[str]:
+    """Names of the tools called since the user spoke, oldest call first."""
+    return [call.name for turn in conversation.turns_since_last_user() for call in turn.tool_calls]
+
+
+def _next_forced_tool(conversation: Conversation) -> Tool:
+    """What a model that must call a tool calls once its plan is done.
+
+    A final-result tool (pydantic-ai's `final_result*`) ends the loop; else a tool not called
+    yet; else the one called longest ago, so a forced loop never repeats its last call.
+    """
+    final = [tool for tool in conversation.tools if is_final_tool(tool)]
+    if final:
+        return final[0]
+    called = _called_since_user(conversation)
+    fresh = [tool for tool in conversation.tools if tool.name not in called]
+    if fresh:
+        return fresh[0]
+    last_use = {name: index for index, name in enumerate(called)}
+    return min(conversation.tools, key=lambda tool: last_use.get(tool.name, -1))
+
+
+def is_final_tool(tool: Tool) -> bool:
+    """A tool whose call is the answer itself (`final_result`, `final_result_Order`, ...)."""
+    return _FINAL_TOOL.match(tool.name) is not None
 
 
 def _calls(conversation: Conversation, tools: list[Tool]) -> tuple[ToolCall, ...]:
@@ -92,6 +122,7 @@ def _calls(conversation: Conversation, tools: list[Tool]) -> tuple[ToolCall, ...
 def matching_tools(conversation: Conversation) -> list[tuple[Tool, bool]]:
     """Tools the latest user message asks for, look-ups before actions, each tool once."""
     text = conversation.last_user_text.lower()
+    tools = tuple(tool for tool in conversation.tools if not is_final_tool(tool))
     if not text:
         return []
     chosen: list[tuple[Tool, bool]] = []
@@ -99,11 +130,11 @@ def matching_tools(conversation: Conversation) -> list[tuple[Tool, bool]]:
         asked = any(word in text for word in intent.user_words)
         if intent.name == "order" and find_order_id(conversation.last_user_text):
             asked = True
-        tool = _best_tool(intent, conversation.tools) if asked else None
+        tool = _best_tool(intent, tools) if asked else None
         if tool and all(tool.name != seen.name for seen, _ in chosen):
             chosen.append((tool, intent.is_action))
     if not chosen:
-        tool = _tool_by_words(text, conversation.tools)
+        tool = _tool_by_words(text, tools)
         chosen = [(tool, False)] if tool else []
     return sorted(chosen, key=lambda pair: pair[1])
 
@@ -136,12 +167,12 @@ def _tool_by_words(text: str, tools: tuple[Tool, ...]) -> Tool | None:
 
 
 def compose_text(conversation: Conversation) -> str:
-    """The text answer; JSON when the request asks for a schema or for JSON mode."""
+    """The text answer; JSON when the request or the prompt asks for JSON."""
     if conversation.output_schema is not None:
-        facts = Facts.from_conversation(conversation)
-        return json.dumps(build_arguments(conversation.output_schema, facts), ensure_ascii=False)
-    text = _prose(conversation)
-    return json.dumps({"answer": text}, ensure_ascii=False) if conversation.json_mode else text
+        return structured.schema_answer(conversation, conversation.output_schema)
+    if conversation.json_mode or structured.asks_for_json(conversation):
+        return structured.json_answer(conversation, _prose(conversation))
+    return _prose(conversation)
 
 
 def _prose(conversation: Conversation) -> str:

@@ -14,6 +14,7 @@ _OPENAI_TYPES = {
     404: ("invalid_request_error", "model_not_found"),
     409: ("invalid_request_error", "conflict"),
     413: ("invalid_request_error", "request_too_large"),
+    415: ("invalid_request_error", None),
     422: ("invalid_request_error", None),
     429: ("requests", "rate_limit_exceeded"),
     503: ("server_error", "server_overloaded"),
@@ -26,6 +27,7 @@ _ANTHROPIC_TYPES = {
     404: "not_found_error",
     408: "timeout_error",
     413: "request_too_large",
+    415: "invalid_request_error",
     429: "rate_limit_error",
     504: "timeout_error",
     529: "overloaded_error",
@@ -117,11 +119,10 @@ def openai_error_body(error: ApiError) -> dict[str, Any]:
 
 def anthropic_error_body(error: ApiError, request_id: str) -> dict[str, Any]:
     kind = _ANTHROPIC_TYPES.get(error.status, "api_error")
-    return {
-        "type": "error",
-        "error": {"type": kind, "message": error.message},
-        "request_id": request_id,
-    }
+    body: dict[str, Any] = {"type": kind, "message": error.message}
+    if error.code:
+        body["details"] = {"error_code": error.code}  # as thread errors carry theirs
+    return {"type": "error", "error": body, "request_id": request_id}
 
 
 def error_body(provider: str, error: ApiError, request_id: str) -> dict[str, Any]:

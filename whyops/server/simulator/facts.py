@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from typing import Any
@@ -10,6 +11,7 @@ import attrs
 
 from .conversation import Conversation
 
+MAX_LITERAL_RESULT = 20_000  # characters; longer Python reprs of results are quoted as text
 _ORDER_PATTERNS = (
     re.compile(r"\b((?:ORD|ORDER)[-_]?\d{2,})\b", re.IGNORECASE),
     re.compile(r"#\s?([A-Za-z]{0,4}-?\d+)\b"),
@@ -35,10 +37,21 @@ def find_order_id(text: str) -> str | None:
 
 
 def parse_result(content: str) -> Any:
+    """A tool result as a value: JSON, or the Python repr of a dict or list (openai-agents
+    sends `str(result)`), else the text itself."""
     try:
         return json.loads(content)
     except (ValueError, TypeError):
-        return content
+        pass
+    text = content.strip() if isinstance(content, str) else ""
+    if text[:1] in ("{", "[") and len(text) <= MAX_LITERAL_RESULT:
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return content
+        if isinstance(value, (dict, list)):
+            return value
+    return content
 
 
 def flatten_scalars(value: Any, depth: int = 0) -> dict[str, Any]:

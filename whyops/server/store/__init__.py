@@ -12,18 +12,25 @@ from typing import Any, TypeVar
 from whyops.server.settings import KeySpec
 from whyops.server.store.agents import init_agent
 from whyops.server.store.checkpoint import Checkpointer
-from whyops.server.store.connection import open_reader, open_writer
+from whyops.server.store.connection import open_reader, open_writer, unwritable
 from whyops.server.store.ingest import insert_events
 from whyops.server.store.keys import resolve_keys, store_key
 from whyops.server.store.rows import EventResult, EventRow, InitOutcome, Project
 from whyops.server.store.schema import migrate
-from whyops.server.store.writer import Writer, WriterClosedError, WriterState
+from whyops.server.store.writer import (
+    StorageUnavailableError,
+    Writer,
+    WriterClosedError,
+    WriterState,
+    storage_failure,
+)
 
 __all__ = [
     "EventResult",
     "EventRow",
     "InitOutcome",
     "Project",
+    "StorageUnavailableError",
     "Store",
     "WriterClosedError",
     "bootstrap_keys",
@@ -92,21 +99,39 @@ class Store:
     def queued_writes(self) -> int:
         return self._writer.queued
 
+    @property
+    def failure(self) -> str | None:
+        """Why writes cannot commit now (disk full, I/O error...); None while they can."""
+        return self._writer.failure
+
     def read(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``query(conn, ...)`` on this thread's reader connection."""
+        problem = unwritable(self.path)  # readers write to the -shm file too
+        if problem is not None:
+            raise StorageUnavailableError(problem)
+        try:
+            return query(self._reader(), *args, **kwargs)
+        except sqlite3.Error as exc:
+            reason = storage_failure(exc)
+            if reason is None:
+                raise
+            raise StorageUnavailableError(reason) from exc
+
+    def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = open_reader(self.path)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
-        return query(conn, *args, **kwargs)
+        return conn
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Commit everything queued, then close every connection."""
         self._writer.close(timeout)
         self._checkpointer.close()
         with self._readers_lock:
-            for conn in self._readers:
-                conn.close()
+            if unwritable(self.path) is None:  # else closing could raise SIGBUS; exit does it
+                for conn in self._readers:
+                    conn.close()
             self._readers.clear()

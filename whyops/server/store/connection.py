@@ -35,9 +35,22 @@ def _open(path: str, pragmas: tuple[str, ...]) -> sqlite3.Connection:
     return conn
 
 
+def unwritable(path: str) -> str | None:
+    """Which of the database's files exists but cannot be written (read-only, immutable), or
+    None. SQLite maps the ``-shm`` file into memory: writing to it once it is immutable kills
+    the process with SIGBUS, so the store checks this before it touches the files."""
+    for name in (path, path + "-wal", path + "-shm"):
+        if not os.access(name, os.W_OK) and os.path.exists(name):
+            return f"{name} is not writable (read-only or immutable)"
+    return None
+
+
 def open_writer(path: str) -> sqlite3.Connection:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
+    problem = unwritable(path)
+    if problem is not None:
+        raise PermissionError(f"{problem}; the server must be able to write it")
     return _open(path, _WRITER_PRAGMAS)
 
 

@@ -99,6 +99,7 @@ class TraceFilter:
     end_us: int | None = None
     has_errors: bool | None = None
     updated_since_us: int | None = None
+    trace_id_prefix: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, params = ["t.project_id = ?"], []
@@ -120,6 +121,10 @@ class TraceFilter:
             params += [self.thread_id, self.thread_id]
         if self.has_errors is not None:
             clauses.append("t.error_count > 0" if self.has_errors else "t.error_count = 0")
+        if self.trace_id_prefix:
+            # A range (not LIKE, whose % and _ ids may hold): the index finds the first match.
+            clauses.append("t.trace_id >= ? AND t.trace_id < ?")
+            params += [self.trace_id_prefix, self.trace_id_prefix + "\U0010ffff"]
         return " AND ".join(clauses), params
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from whyops.server.store.connection import open_writer
+from whyops.server.store.connection import open_writer, unwritable
 
 log = logging.getLogger("whyops.server.store")
 T = TypeVar("T")
@@ -60,6 +60,40 @@ class WriterClosedError(RuntimeError):
     """The store is shutting down and accepts no more writes."""
 
 
+class StorageUnavailableError(RuntimeError):
+    """The database cannot commit right now (disk full, I/O error, read-only or locked file);
+    nothing of the write was stored, and a retry may succeed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# What SQLite says when the storage, not the write, is at fault (primary result codes; the
+# messages are for Pythons before 3.11, whose errors carry no code).
+_STORAGE_FAILURES = {
+    13: "database or disk is full",  # SQLITE_FULL (also a file-size limit)
+    10: "disk I/O error",  # SQLITE_IOERR
+    8: "attempt to write a readonly database",  # SQLITE_READONLY
+    14: "unable to open database file",  # SQLITE_CANTOPEN
+    5: "database is locked",  # SQLITE_BUSY
+    15: "locking protocol",  # SQLITE_PROTOCOL
+    11: "database disk image is malformed",  # SQLITE_CORRUPT
+    26: "file is not a database",  # SQLITE_NOTADB
+}
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """The storage problem ``exc`` reports, or None when it is not one."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return str(exc) if code & 0xFF in _STORAGE_FAILURES else None
+    message = str(exc)
+    return message if any(m in message for m in _STORAGE_FAILURES.values()) else None
+
+
 @attrs.define
 class _Queued:
     job: Job
@@ -73,12 +107,15 @@ class Writer:
     """Owns the write connection and the thread that uses it."""
 
     def __init__(self, path: str) -> None:
+        self._path = path
         self._conn = open_writer(path)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._state = WriterState()
         self._lock = threading.Lock()
         self._closed = False
         self.commits = 0  # transactions committed, for tests and the benchmark
+        # Why the last transaction could not commit; None once one commits again.
+        self.failure: str | None = None
         self._thread = threading.Thread(target=self._run, name="whyops-store-writer", daemon=True)
         self._thread.start()
 
@@ -104,8 +141,8 @@ class Writer:
             self._closed = True
             self._queue.put(_STOP)
         self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self._conn.close()
+        if not self._thread.is_alive() and unwritable(self._path) is None:
+            self._conn.close()  # (on an unwritable -shm file, closing could raise SIGBUS)
 
     def _run(self) -> None:
         stopping = False
@@ -143,29 +180,50 @@ class Writer:
     def _commit(self, batch: list[_Queued]) -> None:
         outcomes: list[tuple[_Queued, Any, BaseException | None]] = []
         try:
+            problem = unwritable(self._path)
+            if problem is not None:
+                raise StorageUnavailableError(problem)
             self._conn.execute("BEGIN IMMEDIATE")
             for queued in batch:
                 outcomes.append((queued, *self._apply(queued.job)))
             self._conn.execute("COMMIT")
             self.commits += 1
         except Exception as exc:  # the transaction as a whole failed: nobody was acknowledged
-            log.exception("store transaction failed")
+            failure = self._failed(exc)
             self._rollback()
             for queued in batch:
-                _settle(queued.future, None, exc)
+                _settle(queued.future, None, failure)
             return
+        if self.failure is not None:
+            log.warning("the store commits again (it had failed: %s)", self.failure)
+            self.failure = None
         for queued, result, error in outcomes:
             _settle(queued.future, result, error)
+
+    def _failed(self, exc: Exception) -> Exception:
+        """What a failed transaction's callers get; a storage failure is logged once, when the
+        store goes from committing to failing, not for every batch while it lasts."""
+        reason = exc.reason if isinstance(exc, StorageUnavailableError) else storage_failure(exc)
+        if reason is None:
+            log.exception("store transaction failed")
+            return exc
+        if self.failure is None:
+            log.error("the store cannot commit (%s); writes answer 503 until it can", reason)
+        self.failure = reason
+        return StorageUnavailableError(reason)
 
     def _apply(self, job: Job) -> tuple[Any, BaseException | None]:
         self._conn.execute("SAVEPOINT job")
         try:
             result = job(self._conn, self._state)
         except Exception as exc:
-            self._conn.execute("ROLLBACK TO job")
-            self._conn.execute("RELEASE job")
+            try:
+                self._conn.execute("ROLLBACK TO job")
+                self._conn.execute("RELEASE job")
+            except sqlite3.Error:  # SQLite already rolled the whole transaction back
+                raise exc from None
             self._state.reset()
-            return None, exc
+            return None, self._failed(exc) if storage_failure(exc) else exc
         self._conn.execute("RELEASE job")
         return result, None
 

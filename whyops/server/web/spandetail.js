@@ -46,6 +46,7 @@ function facts(span, bounds) {
     ["Span id", h("code", {}, span.id)],
     ["Started", `${formatTime(raw.start ?? raw.startTime)}  (+${formatDuration(offset)})`],
     ["Duration", formatDuration(span.durationMs)],
+    raw.agentName ? ["Agent", agentLabel(raw)] : null,
     raw.model ? ["Model", `${raw.model}${raw.provider ? ` (${raw.provider})` : ""}`] : null,
   ].filter(Boolean);
   return h(
@@ -53,6 +54,12 @@ function facts(span, bounds) {
     { className: "facts" },
     rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
   );
+}
+
+// A proxied call that sent no X-Agent-Name is recorded under the server's default agent.
+function agentLabel(raw) {
+  if (raw.agentNameSource !== "default") return String(raw.agentName);
+  return [String(raw.agentName), " ", h("span", { className: "muted" }, "(unnamed call: no X-Agent-Name)")];
 }
 
 function usageSection(usage) {

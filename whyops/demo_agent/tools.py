@@ -90,7 +90,7 @@ _ORDER_ID = {
     "properties": {"order_id": {"type": "string"}},
     "required": ["order_id"],
 }
-TOOL_SPECS = [
+TOOL_SPECS: list[dict[str, Any]] = [
     {
         "name": "get_order_status",
         "description": "Look up an order's item, status and total by order id.",
@@ -113,7 +113,7 @@ TOOL_SPECS = [
 ]
 
 
-def openai_tools() -> list[dict[str, Any]]:
+def openai_tools() -> list[Any]:
     """The tools in OpenAI's chat completions format."""
     return [{"type": "function", "function": spec} for spec in TOOL_SPECS]
 

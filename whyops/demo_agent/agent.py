@@ -6,9 +6,8 @@ extended thinking reviews the reply before it goes out. Both provider clients go
 through the whyops proxy (``sdk.openai()`` / ``sdk.anthropic()``), so every model
 call lands in the same trace tree, under the span that made it.
 
-Run it against any whyops server (``whyops demo`` does all of this for you)::
-
-    WHYOPS_BASE_URL=http://127.0.0.1:8787 WHYOPS_API_KEY=... python -m examples.support_agent
+``whyops demo`` runs it against a server it starts; ``python -m examples.support_agent``
+(in a checkout) runs it against the server in ``WHYOPS_BASE_URL``.
 """
 
 from __future__ import annotations
@@ -116,7 +115,7 @@ class SupportAgent:
         return reply
 
     async def converse(self, history: list[dict[str, Any]]) -> str:
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, *history]
+        messages: list[Any] = [{"role": "system", "content": SYSTEM_PROMPT}, *history]
         for _ in range(MAX_STEPS):
             response = await self.openai.chat.completions.create(
                 model=CHAT_MODEL, messages=messages, tools=openai_tools()
@@ -126,6 +125,8 @@ class SupportAgent:
                 return message.content or ""
             messages.append(message.model_dump(exclude_none=True))
             for call in message.tool_calls:
+                if call.type != "function":  # free-form custom tools: this agent has none
+                    continue
                 result = await self.call_tool(call.function.name, call.function.arguments)
                 messages.append(
                     {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}

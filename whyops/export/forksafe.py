@@ -1,0 +1,60 @@
+"""Fork safety: the flusher never holds a lock or a half-imported module across ``os.fork()``.
+
+Everything the flusher needs is imported on the caller's thread when the exporter is built
+(``configure()``), never lazily on the flusher. The steps of the flusher that may still
+run foreign code (freezing a record, encoding a batch, building an HTTP client) hold
+:func:`no_fork`; a fork waits for the step to end (at most :data:`FORK_WAIT` seconds),
+so the child never inherits a lock held by a thread it does not have.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["FORK_WAIT", "import_flusher_modules", "no_fork"]
+
+#: How long a fork waits for the flusher to leave a guarded step (then it forks anyway).
+FORK_WAIT = 0.5
+
+_guard = threading.Lock()
+_held_for_fork = False
+
+
+@contextmanager
+def no_fork() -> Iterator[None]:
+    """Hold off ``os.fork()`` in other threads while the block runs."""
+    guard = _guard  # the child replaces the module's lock; release the one acquired
+    with guard:
+        yield
+
+
+def import_flusher_modules() -> None:
+    """Import, on the caller's thread, what the flusher would otherwise import on first use."""
+    import whyops._unstructure  # noqa: F401  (usage, thinking and exception records)
+
+
+def _before_fork() -> None:
+    global _held_for_fork
+    _held_for_fork = _guard.acquire(timeout=FORK_WAIT)
+
+
+def _after_fork_in_parent() -> None:
+    global _held_for_fork
+    if _held_for_fork:
+        _held_for_fork = False
+        _guard.release()
+
+
+def _after_fork_in_child() -> None:
+    global _guard, _held_for_fork
+    _guard, _held_for_fork = threading.Lock(), False
+
+
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
