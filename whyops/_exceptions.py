@@ -15,10 +15,13 @@ of milliseconds) runs later, on the flusher thread, exactly once, and whatever i
 
 from __future__ import annotations
 
+import builtins
+import os
 import threading
 import traceback
 from collections import deque
 from types import CodeType, TracebackType
+from typing import Any
 
 from whyops._snapshot import cut_text, exception_bytes
 from whyops.models import ExceptionInfo
@@ -45,8 +48,22 @@ _CAUSE_OF = BaseException.__dict__["__cause__"].__get__
 _CONTEXT_OF = BaseException.__dict__["__context__"].__get__
 _SUPPRESSED = BaseException.__dict__["__suppress_context__"].__get__
 _TB_OF = BaseException.__dict__["__traceback__"].__get__
+_DICT_OF = BaseException.__dict__["__dict__"].__get__
+_GROUP: Any = getattr(builtins, "BaseExceptionGroup", None)  # Python 3.11 and later
+_MAX_NOTES = 10  # __notes__ (PEP 678) shown under an exception's message
+_MAX_MEMBERS = 15  # sub-exceptions of an exception group shown (as traceback shows them)
 _DEFAULT_STR = BaseException.__str__
 _RESOLVING = threading.Lock()  # two flushers (two exporters) never run one __str__ twice
+
+
+def _after_fork_in_child() -> None:
+    # A fork may catch a flusher inside a slow __str__ (the fork waits only so long): the
+    # child, which has no such flusher, must not inherit the lock held.
+    global _RESOLVING
+    _RESOLVING = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 Frames = tuple[list[tuple[CodeType, int]], int, list[tuple[CodeType, int]]]
 
@@ -100,7 +117,7 @@ def _frames(tb: TracebackType | None) -> Frames:
 class _Link:
     """One exception of a chain: its type, its message (or the exception, to ask later)."""
 
-    __slots__ = ("exc", "frames", "kind", "message", "relation")
+    __slots__ = ("exc", "frames", "kind", "members", "message", "notes", "relation")
 
     def __init__(self, exc: BaseException, tb: TracebackType | None, relation: str) -> None:
         self.kind = type(exc)
@@ -108,6 +125,10 @@ class _Link:
         self.relation = relation
         self.message: str | None = None
         self.exc: BaseException | None = exc
+        self.notes = _notes(exc)
+        # A group's sub-exceptions (kept, as the group keeps them): formatted on the flusher.
+        grouped = _GROUP is not None and issubclass(self.kind, _GROUP)
+        self.members = _GROUP.__dict__["exceptions"].__get__(exc)[:_MAX_MEMBERS] if grouped else ()
 
     def settle(self, limit: int, caller: bool) -> int:
         """Fill in the message if that runs no user code (or always, off the caller)."""
@@ -130,7 +151,29 @@ class _Link:
         out += _stack(tail)
         name = _display_name(self.kind)
         out.append(f"{name}: {self.message}\n" if self.message else f"{name}\n")
-        return out
+        out += [f"{note}\n" for note in self.notes]
+        return out + _member_lines(self.members)
+
+
+def _notes(exc: BaseException) -> list[str]:
+    """The string notes ``add_note`` attached so far, read without running user code."""
+    notes = _DICT_OF(exc).get("__notes__")
+    if type(notes) is not list:
+        return []
+    return [cut_text(note, 2_000) for note in notes[:_MAX_NOTES] if type(note) is str]
+
+
+def _member_lines(members: tuple[BaseException, ...]) -> list[str]:
+    """A group's sub-exceptions, numbered, each as ``traceback.format_exception`` lays it out."""
+    out: list[str] = []
+    for number, member in enumerate(members, 1):
+        out.append(f"+---------------- {number} ----------------\n")
+        try:
+            text = "".join(traceback.format_exception(member))
+        except BaseException:  # the member's own __str__ raising: the value's, not ours
+            text = f"{_display_name(type(member))}: <unprintable>\n"
+        out += [f"| {line}\n" for line in text.splitlines()]
+    return [*out, "+------------------------------------\n"] if out else out
 
 
 def _stack(frames: list[tuple[CodeType, int]]) -> list[str]:

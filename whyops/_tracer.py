@@ -39,7 +39,6 @@ class Tracer:
         self.config = Config()
         self.capture_inputs = True
         self.capture_outputs = True
-        self.snapshot_limit = self.config.limits.max_items
         self._processors: tuple[Processor, ...] = ()
         self._lock = threading.RLock()
         self._exit_hooked = False
@@ -81,7 +80,6 @@ class Tracer:
         self.configured = bool(exporters)
         self.capture_inputs = config.capture_inputs
         self.capture_outputs = config.capture_outputs
-        self.snapshot_limit = config.limits.max_items
         self._set_processors(tuple(self._processor_for(e) for e in exporters))
         if self.enabled and config.propagate_to_threads:
             _threads.patch_thread_pools()

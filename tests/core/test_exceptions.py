@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -217,6 +218,28 @@ def test_the_traceback_reads_like_pythons_own_with_its_chain(memory: Any) -> Non
     assert all(line in theirs_lines for line in ours_lines)
     assert "The above exception was the direct cause of the following exception:" in ours
     assert ours.index("KeyError: 'k'") < ours.index("ValueError: wrapped")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception groups and notes: 3.11")
+def test_an_exception_groups_members_and_notes_are_in_the_traceback(memory: Any) -> None:
+    @whyops.tool
+    def gathers() -> None:
+        try:
+            {}["first-key"]
+        except KeyError as exc:
+            exc.add_note("while looking up the order")
+            group = ExceptionGroup("2 tools failed", [exc, ValueError("second tool")])  # noqa: F821
+            group.add_note("in the planning step")
+            raise group from None
+
+    with pytest.raises(ExceptionGroup):  # noqa: F821
+        gathers()
+    text = memory.spans()[0].exception.traceback
+    assert "ExceptionGroup: 2 tools failed (2 sub-exceptions)\nin the planning step\n" in text
+    # Each member, as Python's own traceback shows it, notes included.
+    assert "| KeyError: 'first-key'\n| while looking up the order\n" in text
+    assert "| ValueError: second tool\n" in text
+    assert text.index("first-key") < text.index("second tool")
 
 
 def test_an_exception_kept_for_the_flusher_counts_what_it_holds(batched: Collector) -> None:

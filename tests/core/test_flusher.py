@@ -389,3 +389,46 @@ def test_flush_after_is_bounded_by_its_timeout(restore_tracer: Any) -> None:
     assert handler() == 1
     assert time.monotonic() - started < 2.0  # the 0.2 s bound, with room for a loaded machine
     exporter.gate.set()
+
+
+def test_the_byte_count_stays_exact_while_threads_submit_and_the_worker_takes() -> None:
+    import sys
+
+    class Slow(Recorder):
+        def export(self, records: Sequence[Record]) -> ExportResult:
+            time.sleep(0.001)  # slower than the producers: the queue never runs empty
+            return super().export(records)
+
+    exporter = Slow()
+    processor = BatchProcessor(
+        exporter,
+        max_queue_size=10**7,
+        max_queue_bytes=10**12,
+        max_batch_size=50,
+        flush_interval=0.001,
+    )
+
+    def produce() -> None:
+        for i in range(20_000):
+            processor.submit(Sized(i, 1_000))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # thread switches everywhere, as on a busy machine
+    try:
+        producers = [threading.Thread(target=produce) for _ in range(4)]
+        for producer in producers:
+            producer.start()
+        for producer in producers:
+            producer.join()
+    finally:
+        sys.setswitchinterval(interval)
+    exporter.gate.clear()  # hold the worker so the queue stands still
+    with processor._lock:
+        queued = [item for item in processor._queue if isinstance(item, Sized)]
+        assert queued, "the queue ran empty: nothing to compare"
+        assert processor._queued_bytes == 1_000 * len(queued)
+    exporter.gate.set()
+    report = processor.flush(30)
+    assert (report.delivered, report.dropped, report.pending) == (80_000, 0, 0)
+    assert processor._queued_bytes == 0
+    processor.shutdown(1)

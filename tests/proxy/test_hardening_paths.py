@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from whyops.server.proxy import upstream as upstream_module
+
 from .conftest import ANTHROPIC_SECRET, OPENAI_SECRET, PROXY_KEY
 from .shapes import error_message
 
@@ -225,3 +227,11 @@ def test_any_model_path_stays_inside_the_routes(proxy, upstream, model_id, provi
 @given(model_id=MODEL_IDS, provider=st.sampled_from(sorted(PROVIDERS)))
 def test_any_model_path_stays_inside_the_routes_at_length(proxy, upstream, model_id, provider):
     check_any_model_path(proxy, upstream, model_id, provider)
+
+
+@pytest.mark.parametrize("query", [b"a=\xc3\xa9", b"\xff", b"q=caf\xe9"])
+def test_a_query_with_bytes_above_ascii_is_a_query_error_not_a_500(query):
+    """h11 refuses such a request line itself; an ASGI server that passes the bytes on must
+    still get the 400 (before: UnicodeDecodeError, a 500)."""
+    with pytest.raises(upstream_module.QueryError, match="Invalid query string"):
+        upstream_module.check_query({"query_string": query})

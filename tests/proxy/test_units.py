@@ -367,3 +367,35 @@ async def test_a_failing_stream_state_never_breaks_the_clients_stream():
     assert body == b"".join([chunk async for chunk in tap.relay()])
     assert [[]] == recorded
     assert upstream.is_closed
+
+
+class HoldsThenBreaks:
+    """A stream state that holds a frame back (as Anthropic's holds ``content_block_stop``),
+    then has a bug on the next frame."""
+
+    rewrites = True
+
+    def __init__(self):
+        self.held = b""
+
+    def record_frame(self, frame):
+        if self.held:
+            raise RuntimeError("bug")
+        self.held = frame.raw
+        return b""
+
+    def drain(self):
+        held, self.held = self.held, b""
+        return held
+
+    def finish(self, latency_ms, aborted):
+        return []
+
+
+async def test_a_stream_state_that_breaks_still_relays_the_frame_it_held():
+    """Before: the held frame was dropped once the state failed, and the client's stream
+    missed it (an Anthropic text block without its ``content_block_stop``)."""
+    body = b"data: 1\n\ndata: 2\n\ndata: 3\n\n"
+    upstream = httpx2.Response(200, stream=httpx2.ByteStream(body))
+    tap = StreamTap(upstream, HoldsThenBreaks(), time.perf_counter(), lambda drafts: None)
+    assert body == b"".join([chunk async for chunk in tap.relay()])

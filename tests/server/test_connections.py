@@ -4,6 +4,7 @@ out of file descriptors is logged once, not per accept. Real server processes, r
 from __future__ import annotations
 
 import contextlib
+import http.client
 import resource
 import socket
 import time
@@ -170,3 +171,41 @@ def test_the_cap_is_lowered_to_what_the_open_file_limit_allows(tmp_path: Path) -
         assert "Too many open files" not in served.log  # refused before running out
     finally:
         served.close()
+
+
+@pytest.mark.parametrize("served", [("--header-timeout", "1")], indirect=True)
+def test_kept_alive_requests_and_slow_bodies_within_the_timeout_are_served(
+    served: Served,
+) -> None:
+    """The deadlines bound pauses, not requests: a kept-alive connection serves a second
+    request whose head starts later than the timeout after the connection opened, and a body
+    sent in pieces over three times the timeout (each pause shorter) is stored."""
+    sock = _connect(served, b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.settimeout(10)
+    assert _response(sock).status == 200
+    time.sleep(0.7)
+    body = b'[{"eventType": "user_message", "traceId": "slow-body", "agentName": "a",'
+    body += b' "spanId": "s1", "content": "' + b"x" * 64 + b'"}]'
+    head = (
+        b"POST /api/events/ingest HTTP/1.1\r\nHost: x\r\nX-API-Key: " + KEY.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode() + b"\r\n\r\n"
+    )  # fmt: skip
+    sock.sendall(head[:20])  # 1.4 s after the connection opened, within the head's own second
+    time.sleep(0.5)
+    sock.sendall(head[20:])
+    pieces = [body[i : i + len(body) // 5 + 1] for i in range(0, len(body), len(body) // 5 + 1)]
+    for piece in pieces:
+        time.sleep(0.6)
+        sock.sendall(piece)
+    answer = _response(sock)
+    assert answer.status == 202, answer.read()
+    sock.close()
+    assert served.http.get("/api/threads/slow-body").json()["events"][0]["spanId"] == "s1"
+
+
+def _response(sock: socket.socket) -> http.client.HTTPResponse:
+    answer = http.client.HTTPResponse(sock)
+    answer.begin()
+    answer.read()  # the whole body: the connection is ready for the next request
+    return answer

@@ -17,6 +17,7 @@ import pytest
 
 from tests.server.conftest import event
 from tests.server.served import KEY, Served
+from whyops.server.store.writer import StorageUnavailableError, Writer
 
 CONTENT = "x" * 4096
 
@@ -139,3 +140,34 @@ def test_an_immutable_shm_file_is_503_not_sigbus(db: Path, immutable_shm: Path) 
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert f"{immutable_shm} is not writable (read-only or immutable)" in done.stderr
+
+
+def test_a_write_refused_for_space_keeps_health_degraded(tmp_path: Path) -> None:
+    """A job that finds the disk full mid-transaction is a StorageUnavailableError for its
+    caller and leaves the store degraded (SQLite has undone the transaction, so no later
+    COMMIT in the batch may count as recovery); a write that fits ends it."""
+    writer = Writer(str(tmp_path / "small.db"))
+    try:
+
+        def run(sql: str) -> object:
+            return writer.submit(lambda conn, state: conn.execute(sql).fetchone()).result(10)
+
+        run("CREATE TABLE t (x BLOB)")
+        pages = run("PRAGMA page_count")
+        run(f"PRAGMA max_page_count = {pages[0] + 2}")  # type: ignore[index]
+
+        def too_big(conn: sqlite3.Connection, state: object) -> None:
+            for _ in range(100):  # row by row: the one that does not fit is undone alone
+                conn.execute("INSERT INTO t VALUES (zeroblob(1000))")
+
+        with pytest.raises(StorageUnavailableError, match="full"):
+            writer.submit(too_big).result(10)
+        assert writer.failure is not None and "full" in writer.failure
+
+        def small(conn: sqlite3.Connection, state: object) -> None:
+            conn.execute("INSERT INTO t VALUES (x'00')")
+
+        writer.submit(small).result(10)  # space for a small row: a write commits again
+        assert writer.failure is None
+    finally:
+        writer.close(10)

@@ -94,17 +94,24 @@ class BatchProcessor:
         """Queue an ended span or a record: O(1), lock-free unless dropping, never raises.
 
         Threads racing at a cap can overshoot it by at most one record each; every refused
-        record is counted exactly. The byte count is kept without a lock: it is an estimate for a
-        budget, and the worker re-bases it to zero whenever the queue runs empty.
+        record is counted exactly.
         """
         if self._thread is None:
             self._start()
-        queued_bytes = self._queued_bytes + getattr(item, "approx_bytes", UNSIZED_ITEM_BYTES)
+        size = getattr(item, "approx_bytes", UNSIZED_ITEM_BYTES)
         queue = self._queue
-        if len(queue) >= self.max_queue_size or queued_bytes > self.max_queue_bytes or self._closed:
+        if (
+            len(queue) >= self.max_queue_size
+            or self._queued_bytes + size > self.max_queue_bytes
+            or self._closed
+        ):
             self._count_drop()
             return
-        self._queued_bytes = queued_bytes  # before the append: the worker subtracts what it takes
+        # One augmented assignment with no call inside, so no thread switch splits it (the
+        # GIL): no update, another caller's or the worker's, is lost. A lock would cost every
+        # call, and a garbage-collected generator's span ending inside it would deadlock.
+        # Before the append: the worker only subtracts what it has taken.
+        self._queued_bytes += size
         queue.append(item)
         if len(queue) >= self.max_batch_size and not self._wake.is_set():
             self._wake.set()
@@ -205,9 +212,7 @@ class BatchProcessor:
     def after_fork(self) -> None:
         """In a forked child: forget the parent's queue and thread; start afresh on demand."""
         self._reset()
-        reset = getattr(self.exporter, "after_fork", None)
-        if callable(reset):
-            reset()
+        _exporter_after_fork(self.exporter)
 
     # -- worker's side ------------------------------------------------------------------
 
@@ -270,6 +275,7 @@ class BatchProcessor:
         queue = self._queue
         batch: list[Any] = []
         markers: list[_FlushMarker] = []
+        taken = 0
         with self._lock:
             while queue and len(batch) < self.max_batch_size:
                 item = queue.popleft()
@@ -278,13 +284,9 @@ class BatchProcessor:
                     self._queued_markers -= 1
                     break
                 batch.append(item)
+                taken += getattr(item, "approx_bytes", UNSIZED_ITEM_BYTES)
             self._in_flight = len(batch)
-        taken = sum(getattr(item, "approx_bytes", UNSIZED_ITEM_BYTES) for item in batch)
         self._queued_bytes -= taken  # one uninterrupted update, as in submit
-        if not queue:
-            # Re-based whenever the queue runs empty, so an update lost to a race (possible
-            # where the GIL does not serialise them) can never accumulate into a wrong budget.
-            self._queued_bytes = 0
         return batch, markers
 
     def _export(self, batch: list[Any]) -> None:
@@ -333,6 +335,12 @@ def _call_exporter(exporter: Exporter, records: list[Record]) -> ExportResult:
         return ExportResult(ok=False, error=f"{type(exc).__name__} raised while exporting")
 
 
+def _exporter_after_fork(exporter: Exporter) -> None:
+    reset = getattr(exporter, "after_fork", None)
+    if callable(reset):
+        reset()
+
+
 def _stop_exporter(exporter: Exporter) -> None:
     try:
         exporter.shutdown()
@@ -347,6 +355,8 @@ class InlineProcessor:
         self.exporter = exporter
         self._lock = threading.Lock()
         self._delivered = self._dropped = 0
+        ref = weakref.WeakMethod(self.after_fork)
+        os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
 
     def submit(self, item: Any) -> None:
         try:
@@ -369,5 +379,7 @@ class InlineProcessor:
         return self.flush(timeout)
 
     def after_fork(self) -> None:
+        """In a forked child: fresh counters, and no lock the parent's threads held."""
         self._lock = threading.Lock()
         self._delivered = self._dropped = 0
+        _exporter_after_fork(self.exporter)

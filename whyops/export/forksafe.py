@@ -20,7 +20,9 @@ __all__ = ["FORK_WAIT", "import_flusher_modules", "no_fork"]
 FORK_WAIT = 0.5
 
 _guard = threading.Lock()
-_held_for_fork = False
+# Per forking thread: two threads may fork at once, and one that gave up waiting must not
+# make the other forget to release the guard it holds (the flusher would wait forever).
+_fork_state = threading.local()
 
 
 @contextmanager
@@ -37,20 +39,19 @@ def import_flusher_modules() -> None:
 
 
 def _before_fork() -> None:
-    global _held_for_fork
-    _held_for_fork = _guard.acquire(timeout=FORK_WAIT)
+    _fork_state.held = _guard.acquire(timeout=FORK_WAIT)
 
 
 def _after_fork_in_parent() -> None:
-    global _held_for_fork
-    if _held_for_fork:
-        _held_for_fork = False
+    if getattr(_fork_state, "held", False):
+        _fork_state.held = False
         _guard.release()
 
 
 def _after_fork_in_child() -> None:
-    global _guard, _held_for_fork
-    _guard, _held_for_fork = threading.Lock(), False
+    global _guard
+    _guard = threading.Lock()
+    _fork_state.held = False
 
 
 os.register_at_fork(

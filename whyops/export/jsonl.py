@@ -46,6 +46,10 @@ class JsonlExporter:
     def shutdown(self) -> None:
         pass
 
+    def after_fork(self) -> None:
+        """In a forked child: a lock the parent's flusher held while writing is not ours."""
+        self._lock = threading.Lock()
+
 
 def _lines(record: Record, limits: Limits) -> list[str]:
     return [

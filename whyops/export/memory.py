@@ -34,6 +34,10 @@ class InMemoryExporter:
     def shutdown(self) -> None:
         pass
 
+    def after_fork(self) -> None:
+        """In a forked child: a lock another thread of the parent held is not ours."""
+        self._lock = threading.Lock()
+
     @property
     def records(self) -> list[Record]:
         with self._lock:

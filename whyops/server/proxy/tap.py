@@ -61,8 +61,20 @@ class StreamTap:
             return self.state.record_frame(frame)
         except Exception:
             log.exception("reading a %s stream failed; relaying it untouched", type(self.state))
+            held = self._held()  # frames it held back still go out, in their place
             self.failed = True
-            return frame.raw
+            return held + frame.raw
+
+    def _held(self) -> bytes:
+        """Frames the state still holds back (none once it failed and is bypassed)."""
+        if self.failed:
+            return b""
+        try:
+            return self.state.drain()
+        except Exception:
+            log.exception("releasing held frames of a %s stream failed", type(self.state))
+            self.failed = True
+            return b""
 
     async def relay(self) -> AsyncIterator[bytes]:
         framer = SSEFramer()
@@ -97,10 +109,6 @@ class StreamTap:
         if whole and not framer.pending():
             return chunk
         return b"".join([frame.raw for frame in frames])
-
-    def _held(self) -> bytes:
-        """Frames the state still holds back (unless it failed and is bypassed)."""
-        return b"" if self.failed else self.state.drain()
 
     def _broke_off(self, exc: Exception) -> bytes:
         """The provider's stream error event for an upstream that broke off; logged once."""

@@ -111,7 +111,8 @@ def check_query(scope: Any) -> None:
     if scope.get("query_string"):
         try:
             target("http://upstream/", scope)
-        except httpx2.InvalidURL as exc:
+        # UnicodeDecodeError: bytes above 0x7F, which h11 refuses but other ASGI servers pass
+        except (httpx2.InvalidURL, UnicodeDecodeError) as exc:
             raise QueryError("Invalid query string: it cannot be passed on as it is") from exc
 
 
