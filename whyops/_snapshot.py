@@ -5,9 +5,10 @@ containers (and their subclasses: ``defaultdict``, ``OrderedDict``, ``Counter``,
 subclasses, tuples holding lists) are copied level by level, at most ``max_items`` items
 each (``itertools.islice``: a 10M-key dict costs what a 200-key one does), down to
 ``max_depth``, and at most ``_ITEM_BUDGET`` items in all. Strings past
-``max_string_length`` are cut here, so a span never keeps a 100 MB argument alive, and
-bytes past it become ``<bytes len=N>``. Other objects are kept by reference and turned
-into JSON on the flusher thread (:mod:`whyops._capture`).
+``max_string_length`` are cut here (subclasses of ``str`` and ``bytes`` too), so a span
+never keeps a 100 MB argument alive, and bytes past it become ``<bytes len=N>``. Other
+objects are kept by reference and turned into JSON on the flusher thread
+(:mod:`whyops._capture`).
 
 While copying, a snapshot adds up a cheap estimate of the bytes it keeps (string and
 bytes lengths plus a fixed cost per item): the span's ``approx_bytes``, which the export
@@ -123,8 +124,24 @@ class Snapshot:
         if issubclass(kind, BaseException):
             self.size += exception_bytes(value)
             return value
+        if issubclass(kind, (str, bytes, bytearray)):  # subclasses: kept as they are unless big
+            return self._big_subclass(value, kind)
         self.size += _REFERENCE_BYTES
         return value
+
+    def _big_subclass(self, value: Any, kind: type) -> Any:
+        """A str/bytes subclass (a ``StrEnum``, say) kept by reference while it is within the
+        string limit, cut like its base class past it: never a whole 100 MB value alive."""
+        base = str if issubclass(kind, str) else bytes
+        size = base.__len__(value)
+        if size <= self.max_chars:
+            self.size += size + _REFERENCE_BYTES
+            return value
+        self.size += _LEAF_BYTES
+        if base is bytes:
+            return bytes_text(size)
+        self.size += self.max_chars
+        return Cut(str.__getitem__(value, slice(0, self.max_chars)), size)
 
     def _text(self, value: str) -> str | Cut:
         size = len(value)

@@ -321,6 +321,32 @@ def test_big_strings_and_bytes_are_cut_when_captured_not_kept_alive(memory: Any)
     assert arguments["text"] == text[:32_768] + "…[truncated 967232 chars]"
 
 
+class Text(str):
+    pass
+
+
+class Blob(bytes):
+    pass
+
+
+def test_big_str_and_bytes_subclasses_are_cut_when_captured(memory: Any) -> None:
+    seen: list[Any] = []
+
+    @whyops.tool
+    def take(text: Text, blob: Blob, small: Text) -> None:
+        seen.append(whyops.current_span())
+
+    take(Text("s" * 5_000_000), Blob(bytes(5_000_000)), Text("kept"))
+    (record,) = memory.spans()
+    assert record.inputs["text"].head == "s" * 32_768
+    assert record.inputs["text"].original_size == 5_000_000
+    assert record.inputs["blob"] == "<bytes len=5000000>"
+    assert record.inputs["small"] == "kept"
+    assert seen[0].approx_bytes < 100_000  # what is kept, not the 10 MB passed
+    arguments = memory.events()[0]["content"]["toolCalls"][0]["arguments"]
+    assert arguments["text"].endswith("…[truncated 4967232 chars]")
+
+
 def test_small_spans_have_a_small_estimate(memory: Any) -> None:
     with whyops.span("small") as span:
         span.set_output({"a": 1, "b": "x" * 100})
