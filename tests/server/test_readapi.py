@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.server.conftest import Api, event, new_trace
 from whyops.server.timeutil import format_us, now_us
 
@@ -212,3 +215,22 @@ def test_entities_list_and_detail(api: Api) -> None:
     assert [v["metadata"]["systemPrompt"] for v in detail["versions"]] == ["v1", "v2"]
     assert detail["versions"][0]["hash"] == created["versionHash"]
     assert api.get("/api/entities/unknown-agent").status_code == 404
+
+
+PREFIX_TRACES = ["ab%_1", "ab%_2", "abX", "a\u00e9\U0001f600z"]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=12))
+def test_a_trace_id_prefix_lists_exactly_the_traces_it_starts(api: Api, prefix: str) -> None:
+    # The prefix is a text range, not a LIKE pattern: % and _ are plain characters.
+    mine = {"agentName": "prefix-agent"}
+    if api.get("/api/threads", params=mine).json()["threads"] == []:
+        events = [event("user_message", t, content="hi", **mine) for t in PREFIX_TRACES]
+        assert api.ingest(events).is_success
+    response = api.get("/api/threads", params={**mine, "traceIdPrefix": prefix, "count": 100})
+    assert response.status_code == 200, response.text
+    listed = {t["traceId"] for t in response.json()["threads"]}
+    assert listed == {t for t in PREFIX_TRACES if t.startswith(prefix)}

@@ -8,7 +8,6 @@ simulator's, so the proxy and the simulator answer alike.
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from starlette.requests import HTTPConnection
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from whyops.server.auth import unauthorized_message
 from whyops.server.simulator import errors as shapes
+from whyops.server.simulator import sse
 
 OPENAI = shapes.OPENAI
 ANTHROPIC = shapes.ANTHROPIC
@@ -52,9 +52,7 @@ def unauthorized(conn: HTTPConnection, provider: str) -> JSONResponse:
 
 def stream_error(provider: str, message: str) -> bytes:
     """The SSE frame a provider sends when a stream fails after it started: OpenAI a ``data:``
-    chunk holding ``{"error": {...}}``, Anthropic an ``event: error`` frame."""
+    chunk holding ``{"error": {...}}``, Anthropic an ``event: error`` frame (the simulator's)."""
     if provider == ANTHROPIC:
-        body = {"type": "error", "error": {"type": "api_error", "message": message}}
-        return b"event: error\ndata: " + json.dumps(body).encode() + b"\n\n"
-    body = shapes.openai_error_body(shapes.ApiError(500, message))
-    return b"data: " + json.dumps(body).encode() + b"\n\n"
+        return sse.event_frame(shapes.anthropic_stream_error(message, "api_error"))
+    return sse.data_frame(shapes.openai_stream_error(message))

@@ -139,10 +139,15 @@ def error_headers(provider: str, error: ApiError, request_id: str) -> dict[str, 
     return headers
 
 
-def openai_stream_error() -> dict[str, Any]:
+def openai_stream_error(
+    message: str = "The server had an error while streaming (simulated).",
+) -> dict[str, Any]:
     """The `data:` payload OpenAI sends when a chat stream fails after it started."""
-    return openai_error_body(ApiError(500, "The server had an error while streaming (simulated)."))
+    return openai_error_body(ApiError(500, message))
 
 
-def anthropic_stream_error() -> dict[str, Any]:
-    return {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+def anthropic_stream_error(
+    message: str = "Overloaded", kind: str = "overloaded_error"
+) -> dict[str, Any]:
+    """The payload of Anthropic's `event: error` frame when a stream fails after it started."""
+    return {"type": "error", "error": {"type": kind, "message": message}}
