@@ -36,6 +36,13 @@ def too_deep(text: str, limit: int = MAX_NESTING) -> bool:
     return text_depth(text) > limit
 
 
+def body_too_deep(raw: bytes, limit: int = MAX_NESTING) -> bool:
+    """Whether a UTF-8 JSON body nests deeper than ``limit``: decoded only past the bounds."""
+    if len(raw) <= limit or raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    return text_depth(raw.decode("utf-8", "replace")) > limit
+
+
 def load_stored(text: str | None) -> Any:
     """Stored JSON text, parsed; its text (a string) when it nests past the limit or does not
     parse, so a row the limit would refuse today still renders."""

@@ -126,17 +126,11 @@ async def read_body(request: Request) -> tuple[bytes, JSON]:
     body = bodies.parse_json(raw)
     if not isinstance(body, dict):
         raise bodies.BodyError(400, "Invalid request body: expected a JSON object")
-    if _too_deep(raw):  # the recorder would refuse to store the call
+    if nesting.body_too_deep(raw):  # the recorder would refuse to store the call
         raise bodies.BodyError(
             400, f"Invalid request body: nested deeper than {nesting.MAX_NESTING} levels"
         )
     return raw.removeprefix(codecs.BOM_UTF8), body  # a UTF-8 BOM is read past, not sent on
-
-
-def _too_deep(raw: bytes) -> bool:
-    """Whether the body nests past the store's limit; free unless it has many brackets."""
-    brackets = raw.count(b"[") + raw.count(b"{")
-    return brackets > nesting.MAX_NESTING and nesting.too_deep(raw.decode("utf-8", "replace"))
 
 
 def respond(
