@@ -25,17 +25,19 @@ serve *args:
 test: lint typecheck
     #!/usr/bin/env bash
     set -euo pipefail
-    # Side by side, each one's output shown when it ends: the tests, the released WhyOps 0.1.1
-    # SDK against our server, older provider SDK lines, installs from a clean clone and from a
-    # built wheel, agent frameworks.
+    # Side by side, each one's output shown when it ends: the tests (those with a server run
+    # once on SQLite and once on PostgreSQL, as two suites: WHYOPS_TEST_STORES in
+    # tests/conftest.py), the released WhyOps 0.1.1 SDK against our server, older provider SDK
+    # lines, installs from a clean clone and from a built wheel, agent frameworks.
     # WHYOPS_TEST_SCOPE=smoke: set by the install test that runs this very command from a clean
     # clone; lint, types and one test module there, so the suite does not run itself.
     if [ "${WHYOPS_TEST_SCOPE:-}" = smoke ]; then
-        exec {{python}} -m pytest -q tests/web/test_terminal_commands.py
+        WHYOPS_TEST_STORES=sqlite exec {{python}} -m pytest -q tests/web/test_terminal_commands.py
     fi
     {{just}} browser
     bash scripts/run-parallel.sh \
-        "tests" "{{python}} -m pytest -n 2 --dist loadfile {{pytest_apart}}" \
+        "tests" "WHYOPS_TEST_STORES=sqlite {{python}} -m pytest -n 2 --dist loadfile {{pytest_apart}}" \
+        "tests on PostgreSQL" "WHYOPS_TEST_STORES=postgres {{python}} -m pytest -n 2 --dist loadfile {{pytest_apart}}" \
         "whyops 0.1.1" "{{just}} wo011 && {{python}} -m pytest -q tests/server/test_whyops011.py" \
         "provider SDK lines" "{{just}} compat" \
         "installs" "{{python}} -m pytest -q tests/newcomer/test_install.py" \
@@ -85,6 +87,7 @@ bench:
     {{python}} bench/bench_server.py
     {{python}} bench/bench_proxy.py
     {{python}} bench/bench_client.py
+    {{python}} bench/bench_store.py
 
 # whyops against Langfuse, Logfire, OpenTelemetry and WhyOps 0.1.1, each in its own virtualenv.
 bench-peers:

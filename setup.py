@@ -11,10 +11,12 @@ exec((ROOT / "whyops" / "_version.py").read_text(), VERSION)
 SERVER = ["starlette>=0.40", "uvicorn>=0.30"]
 OPENAI = ["openai>=1.40"]
 ANTHROPIC = ["anthropic>=0.40"]
+POSTGRES = ["psycopg[binary,pool]>=3.2"]
 DEV = [
     *SERVER,
     *OPENAI,
     *ANTHROPIC,
+    *POSTGRES,
     "pytest>=8",
     "pytest-asyncio>=0.24",
     "pytest-xdist>=3.5",
@@ -43,6 +45,7 @@ setup(
         "server": SERVER,
         "openai": OPENAI,
         "anthropic": ANTHROPIC,
+        "postgres": POSTGRES,
         "dev": DEV,
     },
     entry_points={

@@ -169,13 +169,13 @@ def bench_hook(rounds: int) -> dict[str, float]:
     import openai
 
     import whyops
-    from whyops._tracer import get_tracer
+    from whyops._tracer import TRACER
     from whyops.client import WhyOps
     from whyops.client._hooks import find_hook
     from whyops.export.memory import InMemoryExporter
 
     proxy = "http://127.0.0.1:9"
-    with get_tracer().use_exporter(InMemoryExporter()):
+    with TRACER.use_exporter(InMemoryExporter()):
         sdk = WhyOps(KEY, AGENT, METADATA, proxy_base_url=proxy)
         client = sdk.openai(openai.OpenAI(api_key="sk-x"))
         hook = find_hook(client._client)

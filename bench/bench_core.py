@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import whyops  # noqa: E402
-from whyops._tracer import get_tracer  # noqa: E402
+from whyops._tracer import TRACER  # noqa: E402
 from whyops.export import ExportResult  # noqa: E402
-from whyops.models import Record  # noqa: E402
+from whyops.wire.records import Record  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -100,7 +100,7 @@ def overhead(
 
 def hot_path(quick: bool) -> dict[str, Any]:
     number, repeat = (2_000, 7) if quick else (2_000, 21)
-    tracer = get_tracer()
+    tracer = TRACER
     tracer.set_exporter(None)
     args = (1, [1, 2])
     results: dict[str, Any] = {}
@@ -203,7 +203,7 @@ def flusher_alone(sink: SinkProcess, n: int) -> dict[str, Any]:
     """Queue ``n`` spans first, then time the flusher draining them to the sink."""
     before = sink.count()
     whyops.configure(api_key="bench", analyse_url=sink.url, max_queue_size=n, flush_interval=3600)
-    (processor,) = get_tracer()._processors
+    (processor,) = TRACER._processors
     processor.max_batch_size = n + 1  # type: ignore[attr-defined]  # hold the queue
     emit(n)
     processor.max_batch_size = 512  # type: ignore[attr-defined]
@@ -280,7 +280,7 @@ for i in range(100_000):
 gc.collect(); after = tracemalloc.get_traced_memory()[0]
 report = whyops.flush(0.5)
 print(json.dumps({"bytes": after - base, "dropped": report.dropped, "pending": report.pending,
-                  "queue_cap": whyops._tracer.get_tracer().config.max_queue_size}))
+                  "queue_cap": whyops._tracer.TRACER.config.max_queue_size}))
 """
 
 

@@ -4,6 +4,9 @@ Decorate functions with ``@whyops.agent`` and ``@whyops.tool`` (or open blocks w
 ``with whyops.span(...)``), call ``whyops.configure(...)`` once, and every call becomes a
 span in a trace tree: latency, inputs, output, errors, thinking and token usage. Spans
 are shipped by a background thread; the traced code never waits for the network.
+
+Importing whyops changes nothing in the process: without a ``configure()`` call, the
+first span (or flush) configures tracing from the ``WHYOPS_*`` variables.
 """
 
 from __future__ import annotations
@@ -23,17 +26,29 @@ from whyops._setup import aflush, configure, flush, flush_after, shutdown
 from whyops._span import Span
 from whyops._threads import propagate
 from whyops._version import __version__
-from whyops.models import DeliveryReport, SpanKind, SpanRecord
+from whyops.wire.records import (
+    DeliveryReport,
+    ExceptionInfo,
+    SpanKind,
+    SpanRecord,
+    Status,
+    ThinkingBlock,
+    TokenUsage,
+)
 
 if TYPE_CHECKING:
     from whyops.client import WhyOps, WhyOpsTrace
 
 __all__ = [
     "DeliveryReport",
+    "ExceptionInfo",
     "Limits",
     "Span",
     "SpanKind",
     "SpanRecord",
+    "Status",
+    "ThinkingBlock",
+    "TokenUsage",
     "TraceContext",
     "WhyOps",
     "WhyOpsTrace",

@@ -6,11 +6,11 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from whyops import _tracer
 from whyops._context import SPAN
 from whyops._decorate import decorate
 from whyops._span import NOOP_SPAN, AsyncWith, Span
-from whyops.models import SpanKind
+from whyops._tracer import TRACER
+from whyops.wire.records import SpanKind
 
 __all__ = ["SpanBlock", "agent", "span", "thinking", "tool"]
 
@@ -18,6 +18,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _kind(kind: SpanKind | str) -> SpanKind:
+    if type(kind) is SpanKind:
+        return kind  # the usual case, without the (slow) call of the enum class
     try:
         return SpanKind(kind)
     except ValueError:
@@ -131,7 +133,7 @@ class SpanBlock(AsyncWith[Span]):
         return wrapped
 
     def __enter__(self) -> Span:
-        if not _tracer.TRACER.enabled:
+        if not TRACER.enabled:
             self._open.append(NOOP_SPAN)
             return NOOP_SPAN
         inputs = dict(self.inputs) if self.inputs is not None and self.capture_inputs else None

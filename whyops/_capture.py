@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from whyops._config import DEFAULT_LIMITS, Limits
-from whyops._exceptions import raw_message
+from whyops._exception_capture import raw_message
 from whyops._snapshot import Cut, Truncated, cut_text, snapshot
 
 __all__ = ["REDACTED", "Truncated", "snapshot", "to_json_safe"]

@@ -13,7 +13,23 @@ from urllib.parse import urlsplit
 
 import attrs
 
-__all__ = ["DEFAULT_LIMITS", "Config", "Limits", "Redactor", "load_config", "url_problem"]
+__all__ = [
+    "DEFAULT_ANALYSE_URL",
+    "DEFAULT_LIMITS",
+    "DEFAULT_PROXY_URL",
+    "Config",
+    "Limits",
+    "Redactor",
+    "load_config",
+    "resolve_urls",
+    "url_problem",
+]
+
+#: The hosted WhyOps services, used when no URL is given (as in WhyOps 0.1.1).
+DEFAULT_PROXY_URL = "https://proxy.whyops.com"
+DEFAULT_ANALYSE_URL = "https://a.whyops.com/api"
+#: Where a server that serves both (``whyops serve``) has its analyse API, under its root.
+ANALYSE_SUFFIX = "/api"
 
 #: ``redact(path, value) -> value``: called for every leaf (str, number, bool, None) of a
 #: captured value, after secret masking; ``path`` is the keys/indices from the top.
@@ -47,8 +63,8 @@ class Config:
 
     api_key: str | None = None
     base_url: str | None = None
-    analyse_url: str | None = None
-    proxy_url: str | None = None
+    analyse_url: str = DEFAULT_ANALYSE_URL  # see resolve_urls
+    proxy_url: str = DEFAULT_PROXY_URL
     agent_name: str | None = None
     disabled: bool = False
     exporter: Any = None
@@ -156,16 +172,30 @@ def _check_urls(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> None
             raise ValueError(f"{name}: {problem}")
 
 
+def resolve_urls(base: str, proxy: str, analyse: str) -> tuple[str, str]:
+    """``(proxy_url, analyse_url)``: the one rule, for ``configure()`` and ``WhyOps(...)``.
+
+    Takes validated URLs without trailing slashes, ``""`` when not given. A proxy or
+    analyse URL given alone implies the other on a server that serves both (analyse =
+    proxy + ``/api``; proxy = analyse without its ``/api``) rather than silently sending a
+    self-hosted deployment's data to the hosted one; then the base URL names the server
+    root (proxy = base, analyse = base + ``/api``); then the hosted WhyOps.
+    """
+    if proxy and not analyse:
+        analyse = proxy + ANALYSE_SUFFIX
+    elif analyse and not proxy and analyse.endswith(ANALYSE_SUFFIX):
+        proxy = analyse[: -len(ANALYSE_SUFFIX)]
+    proxy = proxy or base or DEFAULT_PROXY_URL
+    analyse = analyse or (base + ANALYSE_SUFFIX if base else DEFAULT_ANALYSE_URL)
+    return proxy, analyse
+
+
 def _derive_urls(values: dict[str, Any]) -> None:
-    base = values.get("base_url")
-    if base:
-        base = str(base).rstrip("/")
-        values["base_url"] = base
-        values.setdefault("analyse_url", base + "/api")
-        values.setdefault("proxy_url", base)
-    for key in ("analyse_url", "proxy_url"):
-        if values.get(key):
-            values[key] = str(values[key]).rstrip("/")
+    given = {key: str(values.get(key) or "").strip().rstrip("/") for key in _URL_FIELDS}
+    values["base_url"] = given["base_url"] or None
+    values["proxy_url"], values["analyse_url"] = resolve_urls(
+        given["base_url"], given["proxy_url"], given["analyse_url"]
+    )
 
 
 def load_config(overrides: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:

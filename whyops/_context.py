@@ -8,7 +8,7 @@ span that were current where it was started. Threads start empty; see
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import TracebackType
@@ -77,6 +77,15 @@ _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 TRACE: ContextVar[TraceContext | None] = ContextVar("whyops_trace", default=None)
 SPAN: ContextVar[Span | None] = ContextVar("whyops_span", default=None)
 SUPPRESS: ContextVar[bool] = ContextVar("whyops_suppress", default=False)
+
+
+def _nothing() -> object:
+    return None
+
+
+#: Run when a trace opens: the tracer's first-use set-up (``Tracer.settle``), installed by
+#: the tracer module (which imports this one).
+first_use: Callable[[], object] = _nothing
 
 
 def current_trace() -> TraceContext | None:
@@ -148,6 +157,7 @@ def trace_context(
     _check_name("agent_name", agent_name)
     if parent_span_id is not None and not _SPAN_ID.fullmatch(str(parent_span_id)):
         raise ValueError("trace_context: parent_span_id must be 16 lowercase hex characters")
+    first_use()
     outer = TRACE.get()
     base = outer or TraceContext(trace_id=trace_id or new_trace_id())
     same_trace = trace_id is None or trace_id == base.trace_id

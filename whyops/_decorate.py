@@ -13,12 +13,12 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from whyops import _tracer
-from whyops._errors import log_internal_error
+from whyops._internal_errors import log_internal_error
 from whyops._iterate import async_generator_wrapper, traced_generator
 from whyops._snapshot import freeze
 from whyops._span import Span
-from whyops.models import SpanKind
+from whyops._tracer import TRACER
+from whyops.wire.records import SpanKind
 
 __all__ = ["Plan", "decorate"]
 
@@ -104,7 +104,7 @@ class Plan:
             self._bind_keywords(inputs, kwargs)
         # Snapshot in place (see whyops._snapshot). Inline, as are the usual cases (numbers,
         # short strings, a short list of numbers): this runs on every call.
-        limits = _tracer.TRACER.config.limits
+        limits = TRACER.config.limits
         max_chars = limits.max_string_length
         size = 0  # numbers are in the span's own bytes; strings count their length
         for key, value in inputs.items():
@@ -145,7 +145,7 @@ class Plan:
 
     def open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
         inputs, size = None, 0
-        if self.capture_inputs and _tracer.TRACER.capture_inputs:
+        if self.capture_inputs and TRACER.capture_inputs:
             try:
                 inputs, size = self.bind_counted(args, kwargs)
             except Exception:  # never let capture stop the call itself
@@ -199,31 +199,31 @@ def _wrap(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
 
 
 def _plain_wrapper(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
-    tracer = _tracer.TRACER
+    tracer = TRACER
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not tracer.enabled:
             return func(*args, **kwargs)
         with plan.open(args, kwargs) as span:
-            return span.set_result(func(*args, **kwargs))
+            return span._set_result(func(*args, **kwargs))
 
     return wrapper
 
 
 def _coroutine_wrapper(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
-    tracer = _tracer.TRACER
+    tracer = TRACER
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not tracer.enabled:
             return await func(*args, **kwargs)
         with plan.open(args, kwargs) as span:
-            return span.set_result(await func(*args, **kwargs))
+            return span._set_result(await func(*args, **kwargs))
 
     return wrapper
 
 
 def _generator_wrapper(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
-    tracer = _tracer.TRACER
+    tracer = TRACER
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not tracer.enabled:
@@ -234,7 +234,7 @@ def _generator_wrapper(func: Callable[..., Any], plan: Plan) -> Callable[..., An
 
 
 def _async_generator_wrapper(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
-    tracer = _tracer.TRACER
+    tracer = TRACER
 
     def open_span(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span | None:
         return plan.open(args, kwargs) if tracer.enabled else None

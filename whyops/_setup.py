@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
 from whyops import _tracer
-from whyops._config import Limits, env_requests_tracing
-from whyops._errors import log_internal_error
-from whyops.models import DeliveryReport
+from whyops._config import Limits
+from whyops._internal_errors import log_internal_error
+from whyops.wire.records import DeliveryReport
 
 __all__ = ["aflush", "configure", "flush", "flush_after", "shutdown"]
 
@@ -39,6 +38,9 @@ def configure(
     propagate_to_threads: bool | None = None,
 ) -> None:
     """Turn tracing on (or reconfigure it). Arguments left out come from ``WHYOPS_*``.
+
+    Without any call, the first span, event or flush configures from ``WHYOPS_*`` alone
+    (an API key or an exporter turns tracing on); a call before that wins.
 
     ``exporter``: ``"http"`` (the default when an API key is set), ``"console"``,
     ``"memory"``, ``"jsonl:PATH"`` or a path, ``"none"``, an exporter object, or a list.
@@ -117,16 +119,3 @@ async def _aflush_quietly(timeout: float) -> None:
 def shutdown(timeout: float = 2.0) -> DeliveryReport:
     """Flush within ``timeout``, stop the background thread and turn tracing off."""
     return _tracer.TRACER.shutdown(timeout)
-
-
-def _configure_from_env() -> None:
-    """At import: ``WHYOPS_API_KEY`` or ``WHYOPS_EXPORTER`` alone turn tracing on."""
-    if not env_requests_tracing():
-        return
-    try:
-        _tracer.TRACER.configure()
-    except Exception as exc:
-        logging.getLogger("whyops").warning("whyops: tracing stays off: %s", exc)
-
-
-_configure_from_env()

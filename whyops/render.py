@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from whyops.models import SpanKind, SpanRecord, Status, TokenUsage
+from whyops.wire.records import SpanKind, SpanRecord, Status, TokenUsage
 
 __all__ = ["TreeNode", "fold_thinking", "format_duration", "nodes_from_spans", "render_tree"]
 

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from whyops._tracer import get_tracer
+from whyops._tracer import TRACER
 from whyops.export.memory import InMemoryExporter
 
 
@@ -216,16 +216,16 @@ def recorder() -> Iterator[Recorder]:
 @pytest.fixture(autouse=True)
 def internal_errors_fail_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug swallowed by tracing (to protect users) fails these tests instead."""
-    from whyops import _errors
+    from whyops import _internal_errors
 
-    monkeypatch.setattr(_errors, "RAISE", True)
+    monkeypatch.setattr(_internal_errors, "RAISE", True)
 
 
 @pytest.fixture
 def events() -> Iterator[InMemoryExporter]:
     """Route the tracer to memory for one test; the previous set-up comes back after."""
     exporter = InMemoryExporter()
-    with get_tracer().use_exporter(exporter):
+    with TRACER.use_exporter(exporter):
         yield exporter
 
 

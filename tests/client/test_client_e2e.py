@@ -15,7 +15,7 @@ import pytest
 from client_helpers import METADATA
 
 import whyops
-from whyops._tracer import get_tracer
+from whyops._tracer import TRACER
 from whyops.client import WhyOps
 from whyops.export.http import HttpExporter
 from whyops.export.memory import InMemoryExporter
@@ -191,7 +191,7 @@ def test_docs_examples_run_against_our_server(server):
 def server_exporter(server):
     """The tracer exports to the server for one test, then goes back to what it was."""
     exporter = HttpExporter(server.base_url + "/api", server.api_key)
-    with get_tracer().use_exporter(exporter):
+    with TRACER.use_exporter(exporter):
         yield exporter
 
 
@@ -227,12 +227,12 @@ def test_one_tree_from_spans_manual_events_and_proxied_calls(server, server_expo
 
 def test_client_configures_an_unconfigured_tracer(server):
     """A client made before any configure() makes decorators report under its agent."""
-    with get_tracer().use_exporter(InMemoryExporter()):
-        get_tracer().set_exporter(None)
-        assert not get_tracer().configured
+    with TRACER.use_exporter(InMemoryExporter()):
+        TRACER.set_exporter(None)
+        assert not TRACER.configured
         sdk = WhyOps(server.api_key, "decorated-agent", METADATA, proxy_base_url=server.base_url)
-        assert get_tracer().configured
-        assert get_tracer().config.analyse_url == server.base_url + "/api"
+        assert TRACER.configured
+        assert TRACER.config.analyse_url == server.base_url + "/api"
 
         @whyops.tool
         def lookup(order_id: str) -> str:

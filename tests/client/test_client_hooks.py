@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import anthropic
 import httpx2
 import openai
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import whyops
 from whyops._context import suppressed
 from whyops.client import UnsupportedClientError
 from whyops.client._detect import detect
 from whyops.client._hooks import AsyncTraceHook, SyncTraceHook
+from whyops.integrations.httpx import inject_headers
 
 
 def hook_for(*bases: str) -> SyncTraceHook:
@@ -101,3 +105,45 @@ def test_detection():
     )
     with pytest.raises(UnsupportedClientError, match="Azure"):
         detect(azure, "openai")
+
+
+W3C_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+_ids = st.sampled_from([W3C_TRACE, "order-run-42", "t"])
+_explicit = st.dictionaries(
+    st.sampled_from(["X-Trace-ID", "x-thread-id", "X-PARENT-SPAN-ID", "traceparent"]),
+    st.sampled_from([W3C_TRACE, "other", "t"]),
+    max_size=2,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    trace_id=_ids,
+    thread_id=st.none() | st.just("thread-1"),
+    user=st.none() | st.just("user-1"),
+    explicit=_explicit,
+    in_span=st.booleans(),
+)
+def test_proxied_and_service_calls_carry_the_same_headers(
+    trace_id, thread_id, user, explicit, in_span
+):
+    """The proxy hook and the httpx propagation hook add the same headers by one rule."""
+    hook = hook_for("http://h/v1")
+    with whyops.trace_context(trace_id=trace_id, thread_id=thread_id, external_user_id=user):
+        with whyops.Span("call") if in_span else contextlib.nullcontext():
+            proxied = httpx2.Request("POST", "http://h/v1/chat", headers=explicit)
+            service = httpx2.Request("POST", "http://h/v1/chat", headers=explicit)
+            hook(proxied)
+            inject_headers(service)
+    assert dict(proxied.headers) == dict(service.headers)
+
+
+def test_proxied_calls_carry_traceparent():
+    """A proxied call inside a span with a W3C trace id carries W3C ``traceparent`` too."""
+    hook = hook_for("http://h/v1")
+    with whyops.trace_context(trace_id=W3C_TRACE), whyops.Span("call") as span:
+        headers = sent_headers(hook, "http://h/v1/chat")
+        request = httpx2.Request("POST", "http://h/v1/chat")
+        hook(request)
+    assert headers["x-parent-span-id"] == span.span_id
+    assert request.headers["traceparent"] == f"00-{W3C_TRACE}-{span.span_id}-01"

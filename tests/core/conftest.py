@@ -7,26 +7,26 @@ from collections.abc import Iterator
 import pytest
 from core_helpers import Sink
 
-from whyops import _errors
-from whyops._tracer import get_tracer
+from whyops import _internal_errors
+from whyops._tracer import TRACER
 from whyops.export.memory import InMemoryExporter
 
 
 @pytest.fixture(autouse=True)
 def _internal_errors_fail_tests() -> Iterator[None]:
     """A swallowed internal error of whyops fails the test instead of being logged."""
-    _errors.RAISE = True
+    _internal_errors.RAISE = True
     try:
         yield
     finally:
-        _errors.RAISE = False
+        _internal_errors.RAISE = False
 
 
 @pytest.fixture
 def memory() -> Iterator[InMemoryExporter]:
     """Tracing on, every span kept in memory for the test."""
     exporter = InMemoryExporter()
-    with get_tracer().use_exporter(exporter):
+    with TRACER.use_exporter(exporter):
         yield exporter
 
 
@@ -48,7 +48,7 @@ def sink() -> Iterator[Sink]:
 @pytest.fixture
 def tracing_off() -> Iterator[None]:
     """Tracing explicitly off for the test, restored afterwards."""
-    tracer = get_tracer()
+    tracer = TRACER
     with tracer.use_exporter(InMemoryExporter()):
         tracer.set_exporter(None)
         yield
@@ -57,7 +57,7 @@ def tracing_off() -> Iterator[None]:
 @pytest.fixture
 def restore_tracer() -> Iterator[None]:
     """For tests that call ``whyops.configure``: shut down and forget it afterwards."""
-    tracer = get_tracer()
+    tracer = TRACER
     saved = tracer.config
     yield
     tracer.shutdown(1.0)

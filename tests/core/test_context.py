@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -13,9 +14,11 @@ import pytest
 from core_helpers import Sink, acall, call, make, run_python
 
 import whyops
+from whyops import _internal_errors
+from whyops._span import Span
 from whyops._threads import thread_pools_patched
-from whyops._tracer import get_tracer
-from whyops.models import ExceptionInfo, SpanKind, Status, ThinkingBlock, TokenUsage
+from whyops._tracer import TRACER
+from whyops.wire.records import ExceptionInfo, SpanKind, Status, ThinkingBlock, TokenUsage
 
 
 def _tree(memory: Any) -> dict[str, list[str]]:
@@ -156,7 +159,7 @@ def test_thread_pool_work_keeps_the_trace(memory: Any) -> None:
 def test_thread_pool_propagation_can_be_turned_off() -> None:
     from whyops.export.memory import InMemoryExporter
 
-    tracer = get_tracer()
+    tracer = TRACER
     exporter = InMemoryExporter()
     saved = tracer.config
     tracer.configure(exporter=exporter, propagate_to_threads=False)
@@ -217,7 +220,7 @@ def test_a_remote_parent_makes_root_spans_its_children(memory: Any) -> None:
 
 
 def test_a_root_span_in_an_unnamed_trace_takes_the_configured_agent_name(memory: Any) -> None:
-    tracer = get_tracer()
+    tracer = TRACER
     saved = tracer.config
     tracer.config = attrs.evolve(saved, agent_name="configured-agent")
     try:
@@ -238,9 +241,9 @@ def test_the_first_agent_below_an_unnamed_root_names_the_trace(memory: Any) -> N
     support = whyops.agent(name="support")(lambda: lookup())
     with whyops.trace_context(trace_id="req"), whyops.span("GET /chat") as request:
         whyops.tool(name="auth")(lambda: None)()
-        assert request.trace.agent_name is None
+        assert request._trace.agent_name is None
         support()
-        assert request.trace.agent_name == "support"
+        assert request._trace.agent_name == "support"
         whyops.agent(name="other")(lambda: None)()
         whyops.tool(name="after")(lambda: None)()
     assert whyops.current_trace() is None
@@ -260,12 +263,59 @@ def test_an_agent_in_a_new_trace_context_does_not_name_the_outer_trace(memory: A
     with whyops.span("outer") as outer:
         with whyops.trace_context(trace_id="elsewhere"):
             whyops.agent(name="bot")(lambda: None)()
-    assert outer.trace.agent_name is None
+    assert outer._trace.agent_name is None
     assert {s.name: s.agent_name for s in memory.spans()} == {"bot": "bot", "outer": None}
 
 
+def test_a_span_entered_again_keeps_its_id_and_its_children(
+    memory: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A span starts once: entering it again neither re-draws its id nor ends it early."""
+    monkeypatch.setattr(_internal_errors, "_seen", set())
+    child = whyops.tool(name="child")(lambda: whyops.current_span())
+    with caplog.at_level(logging.WARNING, logger="whyops"):
+        with whyops.span("outer") as outer:
+            child()
+            first_id = outer.span_id
+            with outer as again, whyops.current_span():  # type: ignore[union-attr]
+                assert again is outer and outer.span_id == first_id
+                child()
+            assert whyops.current_span() is outer  # the inner blocks did not end it
+            child()
+        with outer:  # ended: stays ended, is not sent again
+            assert whyops.current_span() is None
+    records = memory.spans()
+    (sent,) = [r for r in records if r.name == "outer"]
+    assert sent.span_id == first_id
+    assert [r.parent_span_id for r in records if r.name == "child"] == [first_id] * 3
+    warnings = [r.getMessage() for r in caplog.records if "started again" in r.getMessage()]
+    assert warnings == ["whyops: span 'outer' was started again; a span starts once (ignored)"]
+
+
+def test_span_shows_only_what_the_docs_describe() -> None:
+    """The public surface of ``Span`` is the one docs/core.md documents; the rest is private."""
+    with whyops.span("s") as span:
+        public = {name for name in dir(span) if not name.startswith("_")}
+    assert public == {
+        "approx_bytes",
+        "kind",
+        "name",
+        "parent_span_id",
+        "record_thinking",
+        "record_usage",
+        "set_attribute",
+        "set_model",
+        "set_output",
+        "set_status",
+        "span_id",
+        "trace_id",
+        "update_name",
+    }
+    assert isinstance(span, Span)
+
+
 def test_a_span_freezes_every_field_into_its_own_record_field(memory: Any) -> None:
-    """to_record passes SpanRecord's fields by position: each must land in its own field."""
+    """Every value the span holds lands in its own SpanRecord field."""
     with whyops.trace_context(
         trace_id="tr", thread_id="th", external_user_id="user", agent_name="agent"
     ):
@@ -283,9 +333,9 @@ def test_a_span_freezes_every_field_into_its_own_record_field(memory: Any) -> No
         "parent_span_id": outer.span_id,
         "name": "inner",
         "kind": SpanKind.LLM,
-        "start_time_ns": span.start_time_ns,
-        "end_time_ns": span.end_time_ns,
-        "duration_ns": span.duration_ns,
+        "start_time_ns": span._start_ns,
+        "end_time_ns": span._end_ns,
+        "duration_ns": span._duration_ns,
         "status": Status.ERROR,
         "agent_name": "agent",
         "thread_id": "th",
@@ -301,6 +351,19 @@ def test_a_span_freezes_every_field_into_its_own_record_field(memory: Any) -> No
         "attributes": {"k": "v"},
     }
     assert inner.end_time_ns - inner.start_time_ns == inner.duration_ns > 0
+
+
+def test_the_record_builder_refuses_a_table_that_misses_a_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The table the record is built from names every SpanRecord field, or import fails."""
+    from whyops import _span
+
+    fields = dict(_span._RECORD_FIELDS)
+    del fields["provider"]
+    monkeypatch.setattr(_span, "_RECORD_FIELDS", fields)
+    with pytest.raises(RuntimeError, match="does not match SpanRecord's fields"):
+        _span._make_record_builder()
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")

@@ -9,7 +9,7 @@ import pytest
 from core_helpers import call, make
 
 import whyops
-from whyops.models import Status
+from whyops.wire.records import Status
 
 
 class Boom(Exception):
@@ -132,10 +132,10 @@ class Collector:
 
 @pytest.fixture
 def batched() -> Any:
-    from whyops._tracer import get_tracer
+    from whyops._tracer import TRACER
 
     exporter = Collector()
-    with get_tracer().use_exporter(exporter):
+    with TRACER.use_exporter(exporter):
         yield exporter
 
 
@@ -181,7 +181,7 @@ def test_a_huge_message_is_cut_when_the_span_ends(batched: Collector) -> None:
 
 
 def test_a_deep_traceback_keeps_its_first_and_last_frames() -> None:
-    from whyops._exceptions import exception_info
+    from whyops._exception_capture import exception_info
 
     def recurse(n: int) -> None:
         if n == 0:

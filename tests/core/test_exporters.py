@@ -13,11 +13,11 @@ from core_helpers import run_python
 
 import whyops
 from whyops._config import load_config
-from whyops._tracer import get_tracer
+from whyops._tracer import TRACER
 from whyops.export.console import ConsoleExporter
 from whyops.export.jsonl import JsonlExporter
-from whyops.models import SpanKind, Status, TokenUsage
 from whyops.render import TreeNode, format_duration, nodes_from_spans, render_tree
+from whyops.wire.records import SpanKind, Status, TokenUsage
 
 
 def _agent_run() -> None:
@@ -85,7 +85,7 @@ def test_orphans_become_roots(memory: Any) -> None:
 def test_console_exporter_prints_each_trace_when_its_root_ends() -> None:
     out = io.StringIO()
     exporter = ConsoleExporter(out, color=False)
-    with get_tracer().use_exporter(exporter):
+    with TRACER.use_exporter(exporter):
         _agent_run()
         assert out.getvalue() == ""
         whyops.flush(5)
@@ -96,7 +96,7 @@ def test_console_exporter_prints_each_trace_when_its_root_ends() -> None:
 
 def test_jsonl_exporter_writes_one_event_per_line(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
-    with get_tracer().use_exporter(JsonlExporter(path)):
+    with TRACER.use_exporter(JsonlExporter(path)):
         _agent_run()
         whyops.flush(5)
     events = [json.loads(line) for line in path.read_text().splitlines()]
@@ -105,7 +105,7 @@ def test_jsonl_exporter_writes_one_event_per_line(tmp_path: Path) -> None:
 
 
 def test_jsonl_exporter_drops_only_a_record_json_refuses(tmp_path: Any) -> None:
-    from whyops.models import SpanRecord
+    from whyops.wire.records import SpanRecord
 
     path = tmp_path / "events.jsonl"
     bad = SpanRecord(
@@ -113,8 +113,8 @@ def test_jsonl_exporter_drops_only_a_record_json_refuses(tmp_path: Any) -> None:
         kind=SpanKind.LLM, start_time_ns=1, end_time_ns=2, duration_ns=1,
         usage=TokenUsage(prompt_tokens=10**5000),
     )  # fmt: skip
-    with get_tracer().use_exporter(JsonlExporter(path)):
-        get_tracer().submit(bad)
+    with TRACER.use_exporter(JsonlExporter(path)):
+        TRACER.submit(bad)
         _agent_run()
         report = whyops.flush(5)
     assert report.dropped == 1 and report.delivered == 5
@@ -190,10 +190,10 @@ def test_the_queues_byte_budget_comes_from_the_limits(restore_tracer: Any) -> No
     from whyops.export.batch import BatchProcessor
 
     whyops.configure(exporter=ConsoleExporter(), limits=whyops.Limits(max_queue_bytes=12_345))
-    (processor,) = get_tracer()._processors
+    (processor,) = TRACER._processors
     assert isinstance(processor, BatchProcessor) and processor.max_queue_bytes == 12_345
     whyops.configure(exporter=ConsoleExporter())
-    (processor,) = get_tracer()._processors
+    (processor,) = TRACER._processors
     assert isinstance(processor, BatchProcessor) and processor.max_queue_bytes == 64 * 2**20
 
 
@@ -210,7 +210,7 @@ def test_exporter_specs(restore_tracer: Any, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="needs an api_key"):
         resolve_exporters(load_config({"exporter": "http"}, {}))
     whyops.configure(exporter="memory", disabled=True)
-    assert not get_tracer().enabled
+    assert not TRACER.enabled
 
 
 def test_environment_alone_turns_tracing_on_at_import(tmp_path: Path) -> None:

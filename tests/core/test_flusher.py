@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from whyops import _errors
+from whyops import _internal_errors
 from whyops.export import ExportResult
 from whyops.export.batch import BatchProcessor
-from whyops.models import EventRecord, Record
+from whyops.wire.records import EventRecord, Record
 
 
 class Recorder:
@@ -130,7 +130,7 @@ def test_a_failing_exporter_loses_its_batch_but_not_the_flusher() -> None:
                 raise RuntimeError("exporter bug")
             return super().export(records)
 
-    _errors.RAISE = False
+    _internal_errors.RAISE = False
     exporter = Flaky()
     processor = BatchProcessor(exporter, max_batch_size=5, flush_interval=60)
     for i in range(5):
@@ -175,7 +175,7 @@ def test_a_failing_inline_exporter_never_reaches_the_caller(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     import whyops
-    from whyops._tracer import get_tracer
+    from whyops._tracer import TRACER
 
     class Broken:
         inline = True
@@ -186,13 +186,13 @@ def test_a_failing_inline_exporter_never_reaches_the_caller(
         def shutdown(self) -> None:
             raise RuntimeError("shutdown bug")
 
-    _errors.RAISE = False
+    _internal_errors.RAISE = False
 
     @whyops.tool
     def work(x: int) -> int:
         return x * 2
 
-    with caplog.at_level(logging.WARNING, logger="whyops"), get_tracer().use_exporter(Broken()):
+    with caplog.at_level(logging.WARNING, logger="whyops"), TRACER.use_exporter(Broken()):
         assert work(21) == 42
         assert whyops.flush(1).dropped == 1
     assert any("internal error" in r.getMessage() for r in caplog.records)
@@ -204,7 +204,7 @@ class Sized:
     def __init__(self, i: int, approx_bytes: int) -> None:
         self.i, self.approx_bytes = i, approx_bytes
 
-    def to_record(self) -> EventRecord:
+    def _to_record(self) -> EventRecord:
         return rec(self.i)
 
 
@@ -238,7 +238,7 @@ def test_a_base_exception_from_a_records_own_code_costs_that_record_only() -> No
         def __init__(self, exc: BaseException) -> None:
             self.exc = exc
 
-        def to_record(self) -> Record:
+        def _to_record(self) -> Record:
             raise self.exc
 
     exporter = Recorder()

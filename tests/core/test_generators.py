@@ -13,7 +13,7 @@ import pytest
 
 import whyops
 from whyops._config import Limits
-from whyops._tracer import get_tracer
+from whyops._tracer import TRACER
 
 
 @whyops.tool
@@ -58,7 +58,7 @@ def test_async_span_is_current_only_inside_the_generator_body(memory: Any) -> No
 
 
 def test_yielded_items_are_capped_but_counted(memory: Any) -> None:
-    tracer = get_tracer()
+    tracer = TRACER
     saved = tracer.config
     import attrs
 
@@ -189,3 +189,39 @@ def test_generator_return_value_passes_through(memory: Any) -> None:
     with pytest.raises(StopIteration) as stop:
         next(g)
     assert stop.value.value == "done"
+
+
+def test_set_output_inside_a_generator_never_breaks_its_iteration(memory: Any, flavor: str) -> None:
+    """The generator's summary is its output; an explicit ``set_output`` in the body is
+    replaced by it, and never reaches the consumer as an error."""
+
+    @whyops.tool
+    def summarised() -> Any:
+        whyops.current_span().set_output("summary")  # type: ignore[union-attr]
+        yield 1
+        yield 2
+
+    @whyops.tool
+    async def asummarised() -> Any:
+        whyops.current_span().set_output("summary")  # type: ignore[union-attr]
+        yield 1
+        yield 2
+
+    async def drain_async() -> list[int]:
+        return [x async for x in asummarised()]
+
+    items = list(summarised()) if flavor == "sync" else asyncio.run(drain_async())
+    assert items == [1, 2]
+    (span,) = memory.spans()
+    assert span.status.value == "ok"
+    assert span.output == {"yielded": [1, 2], "count": 2, "truncated": False, "ended": "exhausted"}
+
+
+def test_a_generator_without_output_capture_still_counts_its_items(memory: Any) -> None:
+    @whyops.tool(capture_output=False)
+    def quiet() -> Any:
+        yield from range(3)
+
+    assert list(quiet()) == [0, 1, 2]
+    (span,) = memory.spans()
+    assert span.output == {"yielded": [], "count": 3, "truncated": True, "ended": "exhausted"}

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import whyops
-from whyops._tracer import get_tracer
-from whyops._wirejson import encode_records
+from whyops._tracer import TRACER
 from whyops.export import ExportResult
-from whyops.models import Record
+from whyops.export.encoding import encode_records
+from whyops.wire.records import Record
 
 RAISED = (ValueError, KeyboardInterrupt, SystemExit, asyncio.CancelledError, GeneratorExit)
 # Hostile code raises only while armed: pytest and hypothesis must still be able to show a
@@ -47,7 +47,7 @@ class Encoding:
         self.events: list[Any] = []
 
     def export(self, records: Any) -> ExportResult:
-        body, failed = encode_records(records, get_tracer().config.limits, None)
+        body, failed = encode_records(records, TRACER.config.limits, None)
         assert failed == 0
         self.events.extend(json.loads(body))
         self.records.extend(records)
@@ -60,7 +60,7 @@ class Encoding:
 @pytest.fixture
 def encoding() -> Iterator[Encoding]:
     exporter = Encoding()
-    with get_tracer().use_exporter(exporter):
+    with TRACER.use_exporter(exporter):
         yield exporter
 
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import whyops
-from whyops._tracer import get_tracer
+from whyops._tracer import TRACER
 from whyops.export.batch import BatchProcessor
 from whyops.export.http import (
     HttpExporter,
@@ -24,7 +24,7 @@ from whyops.export.http import (
     classify_response,
     retry_after_seconds,
 )
-from whyops.models import EventRecord
+from whyops.wire.records import EventRecord
 
 
 def test_build_request_is_pure_and_complete() -> None:
@@ -120,7 +120,7 @@ def test_a_dead_backend_costs_the_caller_nothing_and_drops_are_counted(restore_t
     started = time.monotonic()
     _tools(20_000)
     emitted = time.monotonic() - started
-    tracer = get_tracer()
+    tracer = TRACER
     (processor,) = tracer._processors
     assert len(processor._queue) <= 1_000 + 1  # bounded memory
     started = time.monotonic()
@@ -174,7 +174,7 @@ def _hostile_content() -> dict[str, Any]:
 def test_a_hostile_manual_event_does_not_sink_its_batch(sink: Sink, restore_tracer: Any) -> None:
     """Manual events take the capture rules on the flusher: cycles, odd objects, secrets."""
     _configure(sink.url)
-    tracer = get_tracer()
+    tracer = TRACER
     for n in range(3):
         tracer.submit(EventRecord(_manual(f"ok-{n}", {"messages": []})))
         if n == 1:
@@ -209,10 +209,10 @@ def test_a_value_json_refuses_costs_only_its_own_record(
     sink: Sink, restore_tracer: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Big ints are captured as text; a record that still cannot be encoded is dropped alone."""
-    from whyops import _errors
-    from whyops.models import SpanKind, SpanRecord, TokenUsage
+    from whyops import _internal_errors
+    from whyops.wire.records import SpanKind, SpanRecord, TokenUsage
 
-    _errors._seen.discard("encode-record")
+    _internal_errors._seen.discard("encode-record")
     _configure(sink.url)
 
     @whyops.tool
@@ -226,7 +226,7 @@ def test_a_value_json_refuses_costs_only_its_own_record(
         usage=TokenUsage(prompt_tokens=10**5000),
     )  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="whyops"):
-        get_tracer().submit(unencodable)
+        TRACER.submit(unencodable)
         _tools(2)
         report = whyops.flush(5)
     assert (report.delivered, report.dropped, report.pending) == (3, 1, 0)
@@ -242,9 +242,9 @@ def test_one_oversized_record_in_ten_costs_only_itself(tmp_path: Any, restore_tr
     """The server refuses one event as too large: the other nine are stored and counted."""
     import sqlite3
 
-    from whyops.models import SpanKind, SpanRecord
     from whyops.server.run import start_in_thread
     from whyops.server.settings import ServerSettings
+    from whyops.wire.records import SpanKind, SpanRecord
 
     def span(n: int, size: int) -> SpanRecord:
         return SpanRecord(
@@ -258,7 +258,7 @@ def test_one_oversized_record_in_ten_costs_only_itself(tmp_path: Any, restore_tr
     with start_in_thread(settings) as server:
         exporter = HttpExporter(server.base_url + "/api", str(server.api_key), backoff_base=0.01)
         whyops.configure(exporter=exporter, flush_interval=60, max_batch_size=10)
-        tracer = get_tracer()
+        tracer = TRACER
         for n in range(10):
             tracer.submit(span(n, 15_000 if n == 3 else 100))  # 30 kB of text in one event
         report = whyops.flush(10)
@@ -274,7 +274,7 @@ def test_retries_are_counted_while_they_happen(sink: Sink, restore_tracer: Any) 
     sink.script = [(503, {"Retry-After": "0.2"}, b"busy")] * 4
     _configure(sink.url, max_retries=10)
     _tools(1)
-    processor = get_tracer()._processors[0]
+    processor = TRACER._processors[0]
     assert isinstance(processor, BatchProcessor)
     deadline = time.monotonic() + 5
     while processor.report().retried < 2:

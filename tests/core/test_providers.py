@@ -8,7 +8,9 @@ import pytest
 
 import whyops
 from whyops._providers import extract, usage_from
-from whyops.models import SpanKind, ThinkingBlock, TokenUsage
+from whyops.wire.records import SpanKind, ThinkingBlock, TokenUsage
+from whyops.wire.shape import shape_of, tool_call
+from whyops.wire.usage import usage_of
 
 ANTHROPIC_MESSAGE = {
     "id": "msg_1",
@@ -134,7 +136,7 @@ EXPECTED = {
     ),
     "chat": (TokenUsage(12, 5, 17, 8, None), (), "gpt-x", "openai"),
     "responses": (
-        TokenUsage(20, 30, 50, 16, None),
+        TokenUsage(20, 30, 50, 16, None, reasoning_tokens=10),
         (ThinkingBlock("First idea.\n\nSecond idea."),),
         "gpt-r",
         "openai",
@@ -191,7 +193,11 @@ def test_llm_span_picks_up_usage_thinking_and_model_from_the_return_value(memory
     response = claude_events[3]
     assert response["content"]["content"] == "Refunded."
     assert response["content"]["toolCalls"] == [
-        {"id": "tu_1", "function": {"name": "refund", "arguments": '{"order": 42}'}}
+        {
+            "id": "tu_1",
+            "type": "function",
+            "function": {"name": "refund", "arguments": '{"order": 42}'},
+        }
     ]
     assert response["content"]["finishReason"] == "tool_use"
     assert response["metadata"]["usage"] == {
@@ -277,3 +283,73 @@ def test_finding_provider_responses_imports_no_sdk() -> None:
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_recorded_usage_counts_reach_the_wire(memory: Any) -> None:
+    with whyops.span("call", kind="llm") as span:
+        span.record_usage(
+            {
+                "prompt_tokens": 120,
+                "completion_tokens": 45,
+                "total_tokens": 165,
+                "prompt_tokens_details": {"cached_tokens": 64, "cache_write_tokens": 32},
+                "completion_tokens_details": {"reasoning_tokens": 30},
+            }
+        )
+        span.record_usage(reasoning_tokens=2, cache_write_1h_tokens=3)
+    usage = memory.events()[-1]["metadata"]["usage"]
+    assert usage == {
+        "promptTokens": 120,
+        "completionTokens": 45,
+        "totalTokens": 165,
+        "cacheReadTokens": 64,
+        "cacheCreationTokens": 32,
+        "reasoningTokens": 32,
+        "cacheWrite1hTokens": 3,
+    }
+
+
+def response_summary(answer: Any) -> Any:
+    """The ``llm_response`` content the encoder writes for a returned answer."""
+    shape = shape_of(answer)
+    return None if shape is None else shape.content(answer)
+
+
+def test_tool_calls_have_the_one_shape_and_null_content_is_left_out() -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "search", "arguments": "{}"}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    completion = {
+        **CHAT_COMPLETION,
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": message}],
+    }
+    assert response_summary(completion) == {
+        "toolCalls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "search", "arguments": "{}"},
+            }
+        ],
+        "finishReason": "tool_calls",
+    }
+    assert response_summary(ANTHROPIC_MESSAGE) == {
+        "content": "Refunded.",
+        "toolCalls": [tool_call("tu_1", "refund", '{"order": 42}')],
+        "finishReason": "tool_use",
+    }
+    assert response_summary(RESPONSE) == {"content": "Answer.", "finishReason": "completed"}
+
+
+class Failing:
+    """A usage object whose fields raise when read."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(name)
+
+
+def test_a_usage_object_that_fails_when_read_is_no_usage(memory: Any) -> None:
+    assert usage_of(Failing()) is None
+    with whyops.span("call", kind="llm") as span:
+        span.record_usage(Failing())
+    (record,) = memory.spans()
+    assert record.usage is None

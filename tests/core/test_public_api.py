@@ -82,3 +82,37 @@ def test_span_and_span_block_share_one_async_with() -> None:
     for cls in (Span, SpanBlock):
         assert issubclass(cls, AsyncWith)
         assert "__aenter__" not in vars(cls) and "__aexit__" not in vars(cls)
+
+
+def _whyops_classes(hint: object) -> set[type]:
+    """The whyops classes a type hint mentions (through unions and generics)."""
+    import typing
+
+    found: set[type] = set()
+    if isinstance(hint, type) and hint.__module__.startswith("whyops"):
+        found.add(hint)
+    for arg in typing.get_args(hint):
+        found |= _whyops_classes(arg)
+    return found
+
+
+def test_types_in_public_signatures_are_exported() -> None:
+    """A type a user meets in a public signature or record can be imported from ``whyops``."""
+    import inspect
+    import typing
+
+    import attrs
+
+    owners: list[object] = [whyops.Span, whyops.SpanRecord, whyops.DeliveryReport]
+    mentioned: set[type] = set()
+    for owner in owners:
+        if attrs.has(owner):  # type: ignore[arg-type]
+            hints = typing.get_type_hints(owner)
+            mentioned |= {c for hint in hints.values() for c in _whyops_classes(hint)}
+        for name, member in inspect.getmembers(owner, inspect.isfunction):
+            if not name.startswith("_"):
+                hints = typing.get_type_hints(member)
+                mentioned |= {c for hint in hints.values() for c in _whyops_classes(hint)}
+    exported = {getattr(whyops, name) for name in whyops.__all__}
+    assert {whyops.Status, whyops.TokenUsage, whyops.ThinkingBlock} <= mentioned
+    assert mentioned <= exported, mentioned - exported

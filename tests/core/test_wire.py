@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from whyops._config import DEFAULT_LIMITS
-from whyops.models import (
+from whyops.export.encoding import to_events
+from whyops.wire.records import (
     EventRecord,
     ExceptionInfo,
     SpanKind,
@@ -12,7 +13,7 @@ from whyops.models import (
     ThinkingBlock,
     TokenUsage,
 )
-from whyops.wire import iso_timestamp, to_events
+from whyops.wire.stamp import iso_timestamp, span_fields, stamped
 
 START = 1_795_000_000_123_456_789
 END = START + 2_500_000
@@ -38,6 +39,50 @@ def record(**changes: object) -> SpanRecord:
     )
     base.update(changes)
     return SpanRecord(**base)  # type: ignore[arg-type]
+
+
+def test_span_fields_are_written_once_for_every_event_of_a_span() -> None:
+    fields = span_fields(
+        trace_id="t1", agent_name=None, span_id="s1", span_kind="tool", span_name="n",
+        thread_id="t1",
+    )  # fmt: skip
+    # the default agent; a thread that is the trace itself is not written
+    assert fields == {
+        "traceId": "t1", "agentName": "default", "spanId": "s1", "spanKind": "tool",
+        "spanName": "n",
+    }  # fmt: skip
+    assert stamped({"eventType": "error"}, fields, 2) == {
+        "eventType": "error", **fields, "idempotencyKey": "s1:2"
+    }  # fmt: skip
+    events = to_events(record())
+    assert [e["idempotencyKey"] for e in events] == ["a" * 16 + ":0", "a" * 16 + ":1"]
+
+
+def test_usage_carries_every_counter_under_its_wire_name() -> None:
+    usage = TokenUsage(
+        10, 5, 15, 2, 3, reasoning_tokens=4, cache_write_5m_tokens=1, cache_write_1h_tokens=2
+    )
+    last = to_events(record(kind=SpanKind.LLM, usage=usage))[-1]
+    assert last["metadata"]["usage"] == {
+        "promptTokens": 10,
+        "completionTokens": 5,
+        "totalTokens": 15,
+        "cacheReadTokens": 2,
+        "cacheCreationTokens": 3,
+        "reasoningTokens": 4,
+        "cacheWrite5mTokens": 1,
+        "cacheWrite1hTokens": 2,
+    }
+
+
+def test_every_span_kind_is_described() -> None:
+    from whyops.wire.encode import SPAN_KINDS
+    from whyops.wire.events import CLOSING, OPENING, EventType
+
+    assert set(SPAN_KINDS) == set(SpanKind)
+    for spec in SPAN_KINDS.values():
+        assert EventType(spec.opening.event_type) in OPENING
+        assert EventType(spec.closing.event_type) in CLOSING
 
 
 def test_timestamps_are_utc_iso_with_microseconds_and_z() -> None:
@@ -155,7 +200,7 @@ def test_manual_events_pass_through_as_built() -> None:
 
 
 def test_the_converter_gives_records_their_camel_case_wire_objects() -> None:
-    from whyops._unstructure import CONVERTER
+    from whyops.wire.parts import CONVERTER
 
     assert CONVERTER.unstructure(TokenUsage(cache_read_tokens=4, total_tokens=9)) == {
         "totalTokens": 9,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import whyops
-from whyops._tracer import get_tracer
+from whyops._tracer import TRACER
 
 from .support import Recorded
 
@@ -104,7 +104,7 @@ def served(server: RunningServer) -> Iterator[RunningServer]:
         "ANTHROPIC_API_KEY": server.api_key,
     }
     saved_env = {name: os.environ.get(name) for name in env}
-    tracer = get_tracer()
+    tracer = TRACER
     saved_config = tracer.config
     os.environ.update(env)
     whyops.configure(api_key=server.api_key, base_url=server.base_url, flush_interval=0.05)

@@ -212,13 +212,13 @@ async def test_untraced_process_still_continues_the_callers_trace_id():
 
 
 async def test_a_tracing_failure_never_fails_the_request(whyops_traces, monkeypatch):
-    from whyops import _errors
+    from whyops import _internal_errors
     from whyops.integrations import _request
 
     def broken(*args, **kwargs):
         raise RuntimeError("tracing bug")
 
-    monkeypatch.setattr(_errors, "RAISE", False)
+    monkeypatch.setattr(_internal_errors, "RAISE", False)
     monkeypatch.setattr(_request, "trace_context", broken)
     async with client(make_app()) as http:
         answer = await http.get("/orders/1", headers={"X-Trace-ID": "t"})

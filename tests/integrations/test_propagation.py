@@ -9,9 +9,9 @@ from whyops.integrations._propagation import (
     extract,
     extract_from_environ,
     extract_from_pairs,
-    outgoing_headers,
     parse_traceparent,
 )
+from whyops.wire.headers import outgoing_headers
 
 W3C_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 W3C_PARENT = "00f067aa0ba902b7"

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import whyops
-from whyops._tracer import get_tracer
+from whyops._tracer import TRACER
 from whyops.integrations.asgi import WhyOpsMiddleware
 from whyops.integrations.httpx import instrument
 
@@ -58,7 +58,7 @@ def export_to(server) -> Iterator[None]:
     from whyops.export.http import HttpExporter
 
     exporter = HttpExporter(analyse_url=server.base_url + "/api", api_key=server.api_key)
-    with get_tracer().use_exporter(exporter):
+    with TRACER.use_exporter(exporter):
         yield
 
 
@@ -81,7 +81,7 @@ def test_callee_spans_sit_under_the_callers_span(server, export_to, serve_asgi):
     assert answer.status_code == 200, answer.text
     trace_id = answer.json()["trace_id"]
     assert answer.headers["x-trace-id"] == trace_id
-    assert get_tracer().flush(timeout=10).ok
+    assert TRACER.flush(timeout=10).ok
 
     tree = fetch_spans(server, trace_id, expected=5)
     spans = {span["name"]: span for span in tree["spans"]}

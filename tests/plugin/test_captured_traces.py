@@ -140,14 +140,14 @@ def test_tree_of_one_trace_and_snapshot_without_ids(whyops_traces):
 
 
 def test_capture_restores_the_previous_exporter_and_transports():
-    from whyops._tracer import get_tracer
+    from whyops._tracer import TRACER
 
-    before = (get_tracer().enabled, httpx2.HTTPTransport.handle_request)
+    before = (TRACER.enabled, httpx2.HTTPTransport.handle_request)
     with capture_traces() as captured:
         with whyops.span("inside"):
             pass
     assert [s.name for s in captured.spans] == ["inside"]
-    assert (get_tracer().enabled, httpx2.HTTPTransport.handle_request) == before
+    assert (TRACER.enabled, httpx2.HTTPTransport.handle_request) == before
 
 
 def test_streamed_model_calls_are_answered_too(whyops_traces, sdk):

@@ -243,18 +243,18 @@ def test_tests_without_the_fixture_see_no_change(project):
         test_plain="""
         import httpx2
         import whyops
-        from whyops._tracer import get_tracer
+        from whyops._tracer import TRACER
 
         ORIGINAL = httpx2.HTTPTransport.handle_request
 
 
         def test_uses_fixture(whyops_traces):
-            assert get_tracer().enabled
+            assert TRACER.enabled
             assert httpx2.HTTPTransport.handle_request is not ORIGINAL
 
 
         def test_plain():
-            assert not get_tracer().enabled
+            assert not TRACER.enabled
             assert httpx2.HTTPTransport.handle_request is ORIGINAL
         """
     )
@@ -287,9 +287,9 @@ def test_loading_the_plugin_imports_nothing_heavy_and_configures_nothing():
         """
         import sys
         import whyops.pytest_plugin
-        from whyops._tracer import get_tracer
+        from whyops._tracer import TRACER
         heavy = {"httpx2", "httpx", "starlette", "uvicorn", "openai", "anthropic", "whyops.testing"}
-        print(sorted(heavy & set(sys.modules)), get_tracer().enabled)
+        print(sorted(heavy & set(sys.modules)), TRACER.configured)
         """
     )
     env_free = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": REPO_ROOT}

@@ -4,8 +4,9 @@
 tests see every request the proxy sends upstream (headers and body) and can
 script answers the simulator has no trigger for (odd error bodies, slow streams).
 
-``proxy``: ``whyops.server.run.start_in_thread`` with a temporary SQLite file and
-its upstreams pointed at ``upstream`` (provider keys that must never be stored).
+``proxy``: ``whyops.server.run.start_in_thread`` on a new store (a temporary SQLite file or
+a PostgreSQL database: the ``db_store`` fixture) with its upstreams pointed at ``upstream``
+(provider keys that must never be stored).
 Tests read the events that landed through the read API (``proxy.events``).
 """
 
@@ -18,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pytest
@@ -26,6 +27,9 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from whyops.server.simulator import create_app as simulator_app
+
+if TYPE_CHECKING:
+    from tests.conftest import StoreUnderTest
 
 PROXY_KEY = "whyops_proxy_test_key_0001"
 OPENAI_SECRET = "sk-upstream-openai-SECRET-0000"
@@ -196,19 +200,38 @@ class ProxyUnderTest:
         return seen
 
     def stored_bytes(self) -> bytes:
-        """Everything in the database files (main file and write-ahead log)."""
+        """Everything stored: the database files (main file and write-ahead log), or every
+        row of every table of a PostgreSQL database, as text."""
+        if self.db_path.startswith("postgresql://"):
+            return _postgres_rows(self.db_path)
         parts = [Path(self.db_path), Path(self.db_path + "-wal")]
         return b"".join(p.read_bytes() for p in parts if p.exists())
 
 
-def _start_proxy(upstream_url: str, directory: Path, **overrides: Any) -> ProxyUnderTest:
+def _postgres_rows(dsn: str) -> bytes:
+    import psycopg
+
+    tables = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        names = [row[0] for row in conn.execute(tables)]
+        dumped = [
+            str(row[0]).encode()
+            for name in names
+            for row in conn.execute(f'SELECT t::text FROM "{name}" AS t')  # type: ignore[call-overload]
+        ]
+    return b"\n".join(dumped)
+
+
+def _start_proxy(
+    upstream_url: str, db_store: StoreUnderTest, directory: Path, **overrides: Any
+) -> ProxyUnderTest:
     from whyops.server.run import start_in_thread
     from whyops.server.settings import ServerSettings
 
     settings = ServerSettings(
         host="127.0.0.1",
         port=0,
-        db_path=str(directory / "whyops.db"),
+        db_path=db_store.new_db(directory),
         api_keys=(PROXY_KEY,),
         openai_base_url=upstream_url + "/v1",
         openai_api_key=OPENAI_SECRET,
@@ -231,8 +254,11 @@ def upstream() -> Iterator[Spy]:
 
 
 @pytest.fixture(scope="session")
-def proxy(upstream: Spy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyUnderTest]:
-    under_test = _start_proxy(upstream.base_url, tmp_path_factory.mktemp("proxy"))  # type: ignore[attr-defined]
+def proxy(
+    upstream: Spy, db_store: StoreUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxyUnderTest]:
+    directory = tmp_path_factory.mktemp("proxy")
+    under_test = _start_proxy(upstream.base_url, db_store, directory)  # type: ignore[attr-defined]
     try:
         yield under_test
     finally:
@@ -240,9 +266,12 @@ def proxy(upstream: Spy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
 
 
 @pytest.fixture(scope="session")
-def dead_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyUnderTest]:
+def dead_proxy(
+    db_store: StoreUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxyUnderTest]:
     """A proxy whose upstreams do not answer."""
-    under_test = _start_proxy(closed_port_url(), tmp_path_factory.mktemp("dead-proxy"))
+    directory = tmp_path_factory.mktemp("dead-proxy")
+    under_test = _start_proxy(closed_port_url(), db_store, directory)
     try:
         yield under_test
     finally:
@@ -251,11 +280,11 @@ def dead_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyUnderT
 
 @pytest.fixture(scope="module")
 def small_proxy(
-    upstream: Spy, tmp_path_factory: pytest.TempPathFactory
+    upstream: Spy, db_store: StoreUnderTest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProxyUnderTest]:
     """A proxy that accepts request bodies of at most 1000 bytes."""
     directory = tmp_path_factory.mktemp("small-proxy")
-    under_test = _start_proxy(upstream.base_url, directory, max_body_bytes=1000)  # type: ignore[attr-defined]
+    under_test = _start_proxy(upstream.base_url, db_store, directory, max_body_bytes=1000)  # type: ignore[attr-defined]
     try:
         yield under_test
     finally:
@@ -264,14 +293,14 @@ def small_proxy(
 
 @pytest.fixture
 def proxy_with(
-    upstream: Spy, tmp_path_factory: pytest.TempPathFactory
+    upstream: Spy, db_store: StoreUnderTest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., ProxyUnderTest]]:
     """Starts a proxy with other server settings (``require_agent_name=True``, ...)."""
     started: list[ProxyUnderTest] = []
 
     def start(**overrides: Any) -> ProxyUnderTest:
         directory = tmp_path_factory.mktemp("configured-proxy")
-        started.append(_start_proxy(upstream.base_url, directory, **overrides))  # type: ignore[attr-defined]
+        started.append(_start_proxy(upstream.base_url, db_store, directory, **overrides))  # type: ignore[attr-defined]
         return started[-1]
 
     try:

@@ -9,19 +9,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whyops.server.proxy import signature
-from whyops.server.proxy.anthropic import Messages
-from whyops.server.proxy.base import ApiRoute
+from whyops.server.proxy.anthropic import MESSAGES
 from whyops.server.proxy.events import CallInfo, Draft, build_events, parse_answer
-from whyops.server.proxy.openai_chat import ChatCompletions
-from whyops.server.proxy.openai_embeddings import Embeddings
-from whyops.server.proxy.openai_responses import Responses
+from whyops.server.proxy.openai_chat import CHAT
+from whyops.server.proxy.openai_embeddings import EMBEDDINGS
+from whyops.server.proxy.openai_responses import RESPONSES
+from whyops.server.proxy.spec import RouteSpec
 from whyops.server.proxy.sse import SSEFramer, encode_frame
 from whyops.server.validation import validate_events
 
 from .conftest import PROXY_KEY, headers_for
 from .shapes import error_message, provider_of
 
-ROUTES: list[ApiRoute] = [ChatCompletions(), Responses(), Embeddings(), Messages()]
+ROUTES: list[RouteSpec] = [CHAT, RESPONSES, EMBEDDINGS, MESSAGES]
 KEYS = st.sampled_from(
     [
         "messages",

@@ -258,9 +258,9 @@ class ResettingUpstream:
         self.listener.close()
 
 
-def test_a_reset_connection_is_a_stream_error_too(tmp_path, proxy_log):
+def test_a_reset_connection_is_a_stream_error_too(tmp_path, db_store, proxy_log):
     upstream = ResettingUpstream()
-    proxy = _start_proxy(upstream.base_url, tmp_path)
+    proxy = _start_proxy(upstream.base_url, db_store, tmp_path)
     try:
         trace = new_trace()
         with pytest.raises(openai.APIError) as caught:

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from starlette.datastructures import Headers
 
 from whyops.server.proxy import chat_chunks, context, signature
-from whyops.server.proxy.anthropic import Messages, MessagesStreamState
-from whyops.server.proxy.openai_chat import ChatCompletions, ChatStreamState
-from whyops.server.proxy.openai_responses import Responses
+from whyops.server.proxy.anthropic import MESSAGES, MessagesStreamState
+from whyops.server.proxy.openai_chat import CHAT, ChatStreamState
+from whyops.server.proxy.openai_responses import RESPONSES
+from whyops.server.proxy.spec import RouteSpec
 from whyops.server.proxy.sse import SSEFramer, encode_frame
 
 # ---- properties of the new input surfaces ----
@@ -221,7 +222,7 @@ def message(*parts: dict) -> dict:
 )
 def test_responses_whole_answer_signs_prose_only(answer, signed):
     sign = signature.encode("t3")
-    assert signed == Responses().inject_signature({"model": "m"}, answer, sign)
+    assert signed == RESPONSES.inject_signature({"model": "m"}, answer, sign)
     if signed:
         assert "t3" == signature.decode(answer["output"][-1]["content"][-1]["text"])
 
@@ -244,6 +245,66 @@ def test_signatures_are_stripped_from_every_role_and_tool_result():
             {"type": "function_call_output", "call_id": "c", "output": signed},
         ]
     }
-    for route, body in ((ChatCompletions(), chat), (Messages(), claude), (Responses(), responses)):
+    for route, body in ((CHAT, chat), (MESSAGES, claude), (RESPONSES, responses)):
         assert route.strip_signatures(body)
         assert signature.START not in json.dumps(body, ensure_ascii=False)
+
+
+# ---- stripping: one rule for every route, read back from assistant turns only ----
+
+SIGNED = "quoted" + signature.encode("t5")
+ROLES = st.sampled_from(["user", "assistant", "system", "developer", "tool"])
+TEXTS = st.sampled_from([SIGNED, [{"type": "text", "text": SIGNED}]])
+
+
+def tool_output(route: RouteSpec, text: object) -> dict:
+    """An item answering a tool, in ``route``'s shape, holding ``text``."""
+    if route is MESSAGES:
+        block = {"type": "tool_result", "tool_use_id": "t", "content": text}
+        return {"role": "user", "content": [block]}
+    if route is RESPONSES:
+        return {"type": "function_call_output", "call_id": "c", "output": text}
+    return {"role": "tool", "tool_call_id": "c", "content": text}
+
+
+@settings(max_examples=150)
+@given(
+    route=st.sampled_from([CHAT, MESSAGES, RESPONSES]),
+    turns=st.lists(st.tuples(ROLES, TEXTS, st.booleans()), min_size=1, max_size=5),
+)
+def test_every_route_strips_every_role_and_reads_back_assistant_turns_only(route, turns):
+    items = [
+        tool_output(route, text) if as_tool else {"role": role, "content": text}
+        for role, text, as_tool in turns
+    ]
+    body = {route.items_key: items}
+    from_assistant = any(role == "assistant" and not as_tool for role, _, as_tool in turns)
+    assert ("t5" if from_assistant else None) == route.find_trace_id(body)
+    assert route.strip_signatures(body)
+    assert signature.START not in json.dumps(body, ensure_ascii=False)
+    assert route.find_trace_id(body) is None
+
+
+@pytest.mark.parametrize(
+    ("route", "calls", "expected"),
+    [
+        (CHAT, None, ""),  # OpenAI refuses an empty part list
+        (CHAT, [{"id": "c1", "type": "function"}], None),  # beside tool calls: no text
+        (MESSAGES, None, []),  # Anthropic refuses empty content of any kind: left as stripped
+        (RESPONSES, None, []),
+    ],
+)
+def test_text_that_held_only_a_signature(route, calls, expected):
+    item = {"role": "assistant", "content": [{"type": "text", "text": signature.encode("t6")}]}
+    if calls:
+        item["tool_calls"] = calls
+    body = {route.items_key: [{"role": "user", "content": "hi"}, item]}
+    assert route.strip_signatures(body)
+    assert expected == body[route.items_key][1]["content"]
+
+
+def test_a_responses_input_string_is_one_user_turn_and_is_stripped():
+    body = {"input": SIGNED}
+    assert RESPONSES.find_trace_id(body) is None  # a user's text: never read back
+    assert RESPONSES.strip_signatures(body)
+    assert {"input": "quoted"} == body

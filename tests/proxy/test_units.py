@@ -11,13 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from whyops.server.proxy import signature
-from whyops.server.proxy.anthropic import Messages, MessagesStreamState
+from whyops.server.proxy.anthropic import MESSAGES, MessagesStreamState
 from whyops.server.proxy.events import CallInfo, Draft, build_events
 from whyops.server.proxy.messages import new_turn, strip_content
-from whyops.server.proxy.openai_chat import ChatCompletions, ChatStreamState
+from whyops.server.proxy.openai_chat import CHAT, ChatStreamState
 from whyops.server.proxy.sse import SSEFramer, encode_frame
 from whyops.server.proxy.tap import StreamTap
-from whyops.server.proxy.usage import anthropic_usage, openai_usage
 
 
 class TestSignature:
@@ -84,7 +83,7 @@ class TestUsage:
             "totalTokens": 17,
             "cacheReadTokens": 8,
             "reasoningTokens": 2,
-        } == openai_usage(usage)
+        } == CHAT.usage_wire(usage)
 
     def test_openai_responses_and_zero_cache_omitted(self):
         usage = {
@@ -93,7 +92,7 @@ class TestUsage:
             "total_tokens": 50,
             "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         }
-        assert {"promptTokens": 20, "completionTokens": 30, "totalTokens": 50} == openai_usage(
+        assert {"promptTokens": 20, "completionTokens": 30, "totalTokens": 50} == CHAT.usage_wire(
             usage
         )
 
@@ -113,11 +112,11 @@ class TestUsage:
             "cacheReadTokens": 200,
             "cacheWrite5mTokens": 60,
             "cacheWrite1hTokens": 40,
-        } == anthropic_usage(usage)
+        } == MESSAGES.usage_wire(usage)
 
     def test_garbage(self):
-        assert openai_usage("nope") is None
-        assert {"totalTokens": 0} == anthropic_usage({"input_tokens": "x"})
+        assert CHAT.usage_wire("nope") is None
+        assert MESSAGES.usage_wire({"input_tokens": "x"}) is None  # no count at all: no usage
 
 
 class TestTurns:
@@ -240,8 +239,8 @@ class TestChatStream:
     def test_no_signature_for_structured_output(self):
         body = {"model": "m", "response_format": {"type": "json_schema", "json_schema": {}}}
         answer = {"choices": [{"message": {"content": "{}"}}]}
-        assert not ChatCompletions().inject_signature(body, answer, signature.encode("t"))
-        assert ChatCompletions().stream_state(body, signature.encode("t")).signature is None
+        assert not CHAT.inject_signature(body, answer, signature.encode("t"))
+        assert CHAT.stream_state(body, signature.encode("t")).signature is None
 
 
 class TestAnthropicStream:
@@ -327,7 +326,7 @@ class TestAnthropicStream:
                 {"role": "user", "content": "q2"},
             ]
         }
-        route = Messages()
+        route = MESSAGES
         assert "tr" == route.find_trace_id(body)
         assert route.strip_signatures(body)
         assert [{"type": "text", "text": "a"}] == body["messages"][1]["content"]
@@ -341,7 +340,7 @@ class TestAnthropicStream:
     ],
 )
 def test_chat_request_type(messages, expected):
-    assert expected == ChatCompletions().request_draft({"messages": messages}).event_type
+    assert expected == CHAT.request_draft({"messages": messages}).event_type
 
 
 class Exploding:

@@ -1,12 +1,13 @@
-"""Fixtures for the server tests: real servers on 127.0.0.1, real SQLite files."""
+"""Fixtures for the server tests: real servers on 127.0.0.1, on a real SQLite file or a real
+PostgreSQL database (the ``db_store`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,6 +17,9 @@ import httpx2
 
 from whyops.server.run import RunningServer, start_in_thread
 from whyops.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from tests.conftest import StoreUnderTest
 
 
 class Api:
@@ -47,14 +51,38 @@ class Api:
         self.http.close()
 
 
+class _PostgresReader:
+    """A psycopg connection answering the SQLite-style queries of the tests (``?`` marks)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(query.replace("?", "%s"), params)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def read_only(db: str) -> Any:
+    """A connection reading the server's database straight (independent of the read API):
+    the SQLite file opened read-only, or the PostgreSQL database."""
+    if db.startswith(("postgresql://", "postgres://")):
+        return _PostgresReader(db)
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+
+
 def event_count(db_path: str, trace_id: str | None = None) -> int:
-    """Events stored, read straight from the SQLite file (independent of the read API)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    """Events stored, read straight from the database (independent of the read API)."""
+    query = "SELECT count(*) FROM events"
+    params: tuple[str, ...] = ()
+    if trace_id is not None:
+        query, params = query + " WHERE trace_id = ?", (trace_id,)
+    conn = read_only(db_path)
     try:
-        if trace_id is None:
-            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-        query = "SELECT count(*) FROM events WHERE trace_id = ?"
-        return int(conn.execute(query, (trace_id,)).fetchone()[0])
+        return int(conn.execute(query, params).fetchone()[0])
     finally:
         conn.close()
 
@@ -92,12 +120,13 @@ def fresh_api(fresh_server: RunningServer) -> Iterator[Api]:
 
 
 @pytest.fixture(scope="module")
-def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def keyed_server(
+    db_store: StoreUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     """Configured keys: two in project ``team`` and one on its own."""
-    db = tmp_path_factory.mktemp("keyed") / "whyops.db"
     settings = ServerSettings(
         port=0,
-        db_path=str(db),
+        db_path=db_store.new_db(tmp_path_factory.mktemp("keyed")),
         api_keys=("whyops_alpha=team", "YOPS-beta=team", "whyops_gamma"),
     )
     running = start_in_thread(settings)
@@ -106,11 +135,13 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
 
 
 @pytest.fixture(scope="module")
-def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def small_server(
+    db_store: StoreUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     """Tight limits, to hit 413 cheaply."""
-    db = tmp_path_factory.mktemp("small") / "whyops.db"
+    db = db_store.new_db(tmp_path_factory.mktemp("small"))
     settings = ServerSettings(
-        port=0, db_path=str(db), max_body_bytes=4096, max_batch_events=5, max_trace_events=4
+        port=0, db_path=db, max_body_bytes=4096, max_batch_events=5, max_trace_events=4
     )
     running = start_in_thread(settings)
     yield running

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import httpx2
 
-from tests.server.conftest import Api, event
+from tests.server.conftest import Api, event, read_only
 from whyops.server.run import RunningServer
 
 PROTECTED = [
@@ -81,7 +79,7 @@ def test_projects_are_isolated(keyed_server: RunningServer) -> None:
 def test_generated_key_is_stored_hashed(fresh_server: RunningServer) -> None:
     key = fresh_server.api_key
     assert key is not None and key.startswith("whyops_")
-    conn = sqlite3.connect(fresh_server.db_path)
+    conn = read_only(fresh_server.db_path)
     rows = conn.execute("SELECT key_hash, prefix FROM api_keys").fetchall()
     conn.close()
     assert len(rows) == 1

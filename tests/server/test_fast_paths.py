@@ -1,4 +1,4 @@
-"""The fast paths for the usual event shape agree with the general ones they short-cut."""
+"""The fast paths for the fast event shape agree with the general ones they short-cut."""
 
 from __future__ import annotations
 
@@ -79,14 +79,14 @@ def _event(kind: str) -> dict[str, Any]:
     st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=3),
     st.sampled_from([None, "tool_call_response"]),
 )
-def test_usual_rows_are_the_rows_the_general_path_builds(
+def test_fast_path_rows_are_the_rows_the_general_path_builds(
     kind: str, changes: dict[str, Any], forced: str | None
 ) -> None:
     item = {**_event(kind), **changes}
     context = validation._Context(1795763028123456, "header-user", forced)
-    usual = validation._usual_row(item, 0, context)
+    fast = validation._fast_path_row(item, 0, context)
     issues = validation.Issues()
     checked = validation._checked_row(item, 0, "", context, issues)
-    if usual is not None:  # accepted by the fast path: accepted, alike, by the general one
+    if fast is not None:  # accepted by the fast path: accepted, alike, by the general one
         assert checked is not None and not issues
-        assert attrs.asdict(usual, recurse=False) == attrs.asdict(checked, recurse=False)
+        assert attrs.asdict(fast, recurse=False) == attrs.asdict(checked, recurse=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.server.conftest import Api
+from tests.server.conftest import Api, read_only
 
 SETTINGS = settings(
     max_examples=1000,
@@ -95,7 +94,7 @@ class Rows:
     """Counts rows written since a mark, on one read-only connection to the server's file."""
 
     def __init__(self, db_path: str) -> None:
-        self.conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        self.conn = read_only(db_path)
 
     def mark(self) -> int:
         return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])

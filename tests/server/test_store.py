@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from whyops.server.timeutil import now_us
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store(str(tmp_path / "store.db"))
     yield opened
     opened.close()
@@ -124,6 +125,20 @@ def test_steps_continue_after_restart(tmp_path: Path) -> None:
     assert (result[0].step_id, result[0].parent_step_id) == (3, 2)
 
 
+def test_after_restart_one_query_finds_both_the_last_step_and_repeated_keys(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "keys.db")
+    first = Store(path)
+    stored = first.ingest("p", [_row("t", 1), _row("t", 2)]).result(10)
+    first.close()
+    second = Store(path)  # nothing cached: the last step comes from the table
+    repeated, fresh = second.ingest("p", [_row("t", 2), _row("t", 3)]).result(10)
+    second.close()
+    assert (repeated.status, repeated.id, repeated.step_id) == ("skipped", stored[1].id, 2)
+    assert (fresh.status, fresh.step_id, fresh.parent_step_id) == ("saved", 3, 2)
+
+
 def test_event_ids_are_uuid7_in_time_order() -> None:
     import uuid
 
@@ -136,3 +151,8 @@ def test_event_ids_are_uuid7_in_time_order() -> None:
     assert all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122 for i in first)
     assert all(str(uuid.UUID(i)) == i for i in first)
     assert max(first) < later  # later milliseconds sort after
+
+
+def test_an_event_row_is_built_by_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        EventRow(0, "tool_result", "t", "a", "2026-01-01T00:00:00Z", 0)  # type: ignore[call-arg]

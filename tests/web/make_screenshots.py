@@ -84,7 +84,7 @@ def register_previous_version(base_url: str, key: str, example: Any) -> None:
 
 
 def main() -> int:
-    from whyops import demo
+    from whyops.cli import demo
     from whyops.server.run import start_in_thread
     from whyops.server.settings import ServerSettings
 

@@ -13,7 +13,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from whyops import demo
+import whyops
+from whyops.cli import demo
 
 REPO = Path(__file__).resolve().parents[2]
 TRACE_LINE = re.compile(r"^trace (\S+)  \((\S+), thread (\S+)\)$", re.M)
@@ -108,7 +109,7 @@ def test_demo_once_traces_the_support_agent(tmp_path: Path) -> None:
 def test_the_demo_agent_ships_in_the_package() -> None:
     agent = demo.load_example()
     assert agent.__name__ == "whyops.demo_agent"
-    assert Path(agent.__file__).parent == Path(demo.__file__).parent / "demo_agent"
+    assert Path(agent.__file__).parent == Path(whyops.__file__).parent / "demo_agent"
     assert len(agent.SESSIONS) == 4
     from examples import support_agent  # the readable example runs the same agent
 

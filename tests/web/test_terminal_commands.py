@@ -14,14 +14,10 @@ from hypothesis import strategies as st
 from webdata import post_trace, support_trace, unique
 
 from whyops.cli import main
+from whyops.cli.readapi_client import printable
+from whyops.cli.spans_tree import nodes_from_json, parse_timestamp_ns
+from whyops.cli.tables import format_traces_table, one_line
 from whyops.render import TreeNode, render_tree
-from whyops.terminal import (
-    format_traces_table,
-    nodes_from_json,
-    one_line,
-    parse_timestamp_ns,
-    printable,
-)
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -346,6 +342,6 @@ def test_redacted_thinking_says_so() -> None:
 
 
 def _kind(value: str) -> Any:
-    from whyops.models import SpanKind
+    from whyops.wire.records import SpanKind
 
     return SpanKind(value)

@@ -9,14 +9,14 @@ clients carry the ambient trace on every request. See docs/client.md.
 from __future__ import annotations
 
 from ._client import WhyOps
-from ._errors import (
+from ._events import EventOptions
+from ._exceptions import (
     AgentInitError,
     AgentMetadataError,
     ConfigurationError,
     UnsupportedClientError,
     WhyOpsError,
 )
-from ._events import EventOptions
 from ._init import AgentInfo
 from ._registration import wait_for_registration
 from ._trace import WhyOpsTrace

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
+from whyops.wire.records import TokenUsage
+from whyops.wire.usage import usage_wire
+
+#: Every wire usage counter (``promptTokens``, ``cacheReadTokens``, ``reasoningTokens``, ...):
+#: the keys the wire writes for a usage that knows every count.
 USAGE_KEYS = frozenset(
-    {
-        "promptTokens",
-        "completionTokens",
-        "totalTokens",
-        "cacheReadTokens",
-        "cacheCreationTokens",
-        "cacheWrite5mTokens",
-        "cacheWrite1hTokens",
-    }
+    usage_wire(TokenUsage(**dict.fromkeys((f.name for f in attrs.fields(TokenUsage)), 1)))
 )
 
 

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from whyops import _context
-from whyops._errors import log_internal_error
-from whyops._tracer import get_tracer
-from whyops.models import DeliveryReport
+from whyops import _context, _tracer
+from whyops._internal_errors import log_internal_error
+from whyops.wire.records import DeliveryReport
 
-from ._errors import AgentMetadataError
+from ._exceptions import AgentMetadataError
 from ._init import AgentInfo, InitFlight, plan_init
 from ._metadata import normalize_agent_metadata, version_hash
 from ._patch import apply_patch, plan_patch
@@ -36,8 +35,10 @@ class WhyOps:
     ``agent_metadata`` is validated here; a problem raises :class:`AgentMetadataError`
     naming the field.
 
-    Creating a client configures the whyops tracer (key, URLs, agent name) when nothing
-    configured it yet, so ``@whyops.tool`` and friends report under this agent.
+    Creating a client configures the whyops tracer (key, URLs, agent name) through
+    ``whyops.configure``'s path when nothing configured it (neither a ``configure()`` call
+    nor the ``WHYOPS_*`` environment), so ``@whyops.tool`` and friends report under this
+    agent. :meth:`shutdown` stops only a tracer set-up this client made.
     """
 
     def __init__(
@@ -56,9 +57,9 @@ class WhyOps:
         self._settings: ClientSettings = settings
         self._metadata = normalize_agent_metadata(agent_metadata)
         self._flight = InitFlight(plan_init(settings, self._metadata))
-        submit = get_tracer().submit  # the process's one tracer: bound once, not per event
+        submit = _tracer.TRACER.submit  # the process's one tracer: bound once, not per event
         self._registration = Registration(self._flight, submit, settings.agent_name)
-        _configure_tracer(settings)
+        self._tracer_token = _adopt_tracer(settings)
 
     def __repr__(self) -> str:
         return f"WhyOps(agent_name={self.agent_name!r}, proxy={self.proxy_base_url!r})"
@@ -130,7 +131,11 @@ class WhyOps:
         return self._finish("flush", timeout)
 
     def shutdown(self, timeout: float = 5.0) -> DeliveryReport:
-        """Flush, then stop the tracer's flusher (module-level tracing stops too)."""
+        """Flush; stop the tracer too, but only if this client configured it.
+
+        A tracer set up by ``whyops.configure()``, by ``WHYOPS_*`` or by another client
+        keeps running (this is then a flush); stop it with ``whyops.shutdown()``.
+        """
         return self._finish("shutdown", timeout)
 
     def _patch(self, client: C, provider: Provider) -> C:
@@ -142,30 +147,30 @@ class WhyOps:
         deadline = time.monotonic() + timeout
         self._registration.wait(timeout)
         remaining = max(0.0, deadline - time.monotonic())
-        tracer = get_tracer()
-        report: DeliveryReport = getattr(tracer, how)(timeout=remaining)
+        tracer = _tracer.TRACER
+        if how == "shutdown":
+            report = tracer.release(self._tracer_token, remaining)
+        else:
+            report = tracer.flush(remaining)
         held = self._registration.held
         if held:
             report = attrs.evolve(report, pending=report.pending + held, timed_out=True)
         return report
 
 
-def _configure_tracer(settings: ClientSettings) -> None:
-    tracer = get_tracer()
-    if tracer.configured:
-        if tracer.config.agent_name is None:
-            # Configured from the environment alone: spans that start a trace should still
-            # report under this client's agent.
-            tracer.config = attrs.evolve(tracer.config, agent_name=settings.agent_name)
-        return
+def _adopt_tracer(settings: ClientSettings) -> int | None:
+    """Set the tracer up for this client unless something else did (see ``Tracer.adopt``)."""
     try:
-        tracer.configure(
-            api_key=settings.api_key,
-            analyse_url=settings.analyse_url,
-            proxy_url=settings.proxy_url,
-            agent_name=settings.agent_name,
+        return _tracer.TRACER.adopt(
+            {
+                "api_key": settings.api_key,
+                "analyse_url": settings.analyse_url,
+                "proxy_url": settings.proxy_url,
+                "agent_name": settings.agent_name,
+            }
         )
     except ValueError:
         raise  # a malformed WHYOPS_* variable: a configuration error like ours
     except Exception:
         log_internal_error("configure")
+        return None

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ._errors import UnsupportedClientError
+from ._exceptions import UnsupportedClientError
 
 Provider = Literal["openai", "anthropic"]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from whyops._context import SPAN, SUPPRESS, TRACE
-from whyops._errors import log_internal_error
+from whyops._internal_errors import log_internal_error
+from whyops.integrations.httpx import current_headers
+from whyops.wire.headers import add_trace_headers
 
 # (scheme, host, port, path prefix ending in "/")
 Route = tuple[str, str, int | None, str]
@@ -25,28 +26,14 @@ def route_of(url: Any) -> Route:
 
 
 def apply_trace_headers(request: Any, routes: tuple[Route, ...]) -> None:
-    """Add X-Trace-ID, X-Thread-ID, X-Parent-Span-ID, X-External-User-Id when absent."""
-    trace = TRACE.get()
-    span = SPAN.get()
-    if (trace is None and span is None) or SUPPRESS.get() or not _routed(request.url, routes):
-        return
-    trace_id = trace.trace_id if trace is not None else span.trace_id  # type: ignore[union-attr]
-    headers = request.headers
-    explicit = None
-    if "x-trace-id" in headers or "x-thread-id" in headers:  # rare: checked before reading
-        explicit = headers.get("x-trace-id") or headers.get("x-thread-id")
-    if explicit is None:
-        headers["X-Trace-ID"] = trace_id
-        thread_id = trace.thread_id if trace is not None else None
-        headers["X-Thread-ID"] = thread_id or trace_id
-    elif explicit != trace_id:
-        # The caller pinned another trace: the ambient span and user belong to this one.
-        return
-    if span is not None and span.trace_id == trace_id and "x-parent-span-id" not in headers:
-        headers["X-Parent-Span-ID"] = span.span_id
-    user = trace.external_user_id if trace is not None else None
-    if user and "x-external-user-id" not in headers:
-        headers["X-External-User-Id"] = user
+    """On a proxied request, add the trace headers the caller did not set.
+
+    The same headers, by the same rules, as service-to-service calls
+    (:func:`whyops.integrations.httpx.inject_headers`).
+    """
+    wanted = current_headers()
+    if wanted and _routed(request.url, routes):
+        add_trace_headers(request.headers, wanted)
 
 
 def _routed(url: Any, routes: tuple[Route, ...]) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypedDict
 import attrs
 import httpx2
 
-from ._errors import AgentInitError
+from ._exceptions import AgentInitError
 from ._settings import ClientSettings
 
 INIT_TIMEOUT = httpx2.Timeout(10.0, connect=5.0)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._errors import AgentMetadataError
+from ._exceptions import AgentMetadataError
 
 TOP_LEVEL_FIELDS = ("systemPrompt", "description", "tools")
 TOOL_FIELDS = ("name", "description", "inputSchema", "outputSchema")

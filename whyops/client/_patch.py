@@ -19,11 +19,12 @@ from typing import Any
 
 import attrs
 
+from whyops.wire.headers import AGENT_NAME
+
 from ._detect import Detected, Provider, detect
 from ._hooks import AsyncTraceHook, SyncTraceHook, TraceHook, find_hook
 from ._settings import ClientSettings
 
-AGENT_HEADER = "X-Agent-Name"
 # Headers that would carry a provider credential past the WhyOps key.
 AUTH_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
 CREDENTIAL_ATTRIBUTES = {
@@ -97,9 +98,9 @@ def proxy_headers(custom: Mapping[str, Any], agent_name: str) -> dict[str, Any]:
     kept = {
         name: value
         for name, value in custom.items()
-        if name.lower() not in AUTH_HEADERS and name.lower() != AGENT_HEADER.lower()
+        if name.lower() not in AUTH_HEADERS and name.lower() != AGENT_NAME.lower()
     }
-    kept[AGENT_HEADER] = agent_name
+    kept[AGENT_NAME] = agent_name
     return kept
 
 
@@ -122,10 +123,10 @@ def assigned_headers(
         if name in builtin and (builtin[name] == v or not isinstance(v, str)):
             continue
         headers[name] = v
-    if not any(name.lower() == AGENT_HEADER.lower() for name in headers):
-        agent = next((v for n, v in custom.items() if n.lower() == AGENT_HEADER.lower()), None)
+    if not any(name.lower() == AGENT_NAME.lower() for name in headers):
+        agent = next((v for n, v in custom.items() if n.lower() == AGENT_NAME.lower()), None)
         if agent is not None:
-            headers[AGENT_HEADER] = agent
+            headers[AGENT_NAME] = agent
     return headers
 
 

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable
 
 from whyops import _context, _tracer
-from whyops.models import EventRecord
+from whyops.wire.records import EventRecord
 
 from ._init import InitFlight
 
@@ -51,7 +51,7 @@ def _release_all_at_exit() -> None:
         registration.release_at_exit()
 
 
-_tracer.get_tracer().before_exit(_release_all_at_exit)
+_tracer.TRACER.before_exit(_release_all_at_exit)
 
 
 class Registration:

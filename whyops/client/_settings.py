@@ -10,13 +10,9 @@ from collections.abc import Mapping
 
 import attrs
 
-from whyops._config import url_problem
+from whyops._config import resolve_urls, url_problem
 
-from ._errors import ConfigurationError
-
-DEFAULT_PROXY_URL = "https://proxy.whyops.com"
-DEFAULT_ANALYSE_URL = "https://a.whyops.com/api"
-ANALYSE_SUFFIX = "/api"
+from ._exceptions import ConfigurationError
 
 
 @attrs.frozen(slots=True)
@@ -72,15 +68,7 @@ def _resolve_urls(
     analyse = _url("analyse_base_url", _text("analyse_base_url", analyse_arg)) or _url(
         "WHYOPS_ANALYSE_URL", env.get("WHYOPS_ANALYSE_URL")
     )
-    # One known URL implies the other on a server that serves both (whyops serve),
-    # rather than silently sending a self-hosted deployment's data to the hosted one.
-    if proxy and not analyse:
-        analyse = proxy + ANALYSE_SUFFIX
-    elif analyse and not proxy and analyse.endswith(ANALYSE_SUFFIX):
-        proxy = analyse[: -len(ANALYSE_SUFFIX)]
-    proxy = proxy or (base or DEFAULT_PROXY_URL)
-    analyse = analyse or (base + ANALYSE_SUFFIX if base else DEFAULT_ANALYSE_URL)
-    return proxy, analyse
+    return resolve_urls(base, proxy, analyse)
 
 
 def _text(field: str, value: object) -> str:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import functools
 import random
 import time
+import types
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from whyops import _context
 from whyops._ids import new_span_id
-from whyops.models import EventRecord
+from whyops.wire.events import EventType
+from whyops.wire.records import EventRecord
 
 from . import _events as ev
 from ._check import text
@@ -38,6 +40,10 @@ Parts = tuple[ev.Json, ev.Json | None]
 _time_ns = time.time_ns
 # Keys and span ids only have to be unique: bits from ``random`` (a C call), not urandom.
 _bits = random.getrandbits
+# ``EventType``'s members as plain strings, read on the caller's thread: looking up an enum
+# member costs about ten times an attribute, and the flusher lets a plain-JSON event through
+# unconverted only when every value is an exact ``str``.
+_TYPES = types.SimpleNamespace(**{event_type.name: event_type.value for event_type in EventType})
 
 
 def _async_twin(
@@ -83,7 +89,7 @@ class WhyOpsTrace:
         **options: Unpack[EventOptions],
     ) -> None:
         """The user's turn: ``messages`` as ``[{"role": "user", "content": ...}]``."""
-        self._emit("user_message", ev.user_message_content(messages, metadata), options)
+        self._emit(_TYPES.USER_MESSAGE, ev.user_message_content(messages, metadata), options)
 
     def llm_response_sync(
         self,
@@ -101,17 +107,17 @@ class WhyOpsTrace:
         parts = ev.llm_response_content(
             model, provider, content, tool_calls, finish_reason, usage, latency_ms
         )
-        self._emit("llm_response", parts, options)
+        self._emit(_TYPES.LLM_RESPONSE, parts, options)
 
     def llm_thinking_sync(
         self, thinking: str, *, signature: str | None = None, **options: Unpack[EventOptions]
     ) -> None:
         """A thinking block of the model, with its signature when the provider gives one."""
-        self._emit("llm_thinking", ev.llm_thinking_content(thinking, signature), options)
+        self._emit(_TYPES.LLM_THINKING, ev.llm_thinking_content(thinking, signature), options)
 
     def embedding_request_sync(self, inputs: list[str], **options: Unpack[EventOptions]) -> None:
         """The texts sent to an embedding model."""
-        self._emit("embedding_request", ev.embedding_request_content(inputs), options)
+        self._emit(_TYPES.EMBEDDING_REQUEST, ev.embedding_request_content(inputs), options)
 
     def embedding_response_sync(
         self,
@@ -128,7 +134,7 @@ class WhyOpsTrace:
         parts = ev.embedding_response_content(
             model, provider, embedding_count, first_embedding_dimensions, total_tokens, latency_ms
         )
-        self._emit("embedding_response", parts, options)
+        self._emit(_TYPES.EMBEDDING_RESPONSE, parts, options)
 
     def tool_call_request_sync(
         self,
@@ -141,10 +147,10 @@ class WhyOpsTrace:
     ) -> str:
         """A tool call starting; returns the span id to pass to :meth:`tool_call_response_sync`."""
         parts = ev.tool_call_request_content(tool, tool_calls, latency_ms, requested_at)
-        checked = ev.check_options("tool_call_request", options) if options else {}
+        checked = ev.check_options(_TYPES.TOOL_CALL_REQUEST, options) if options else {}
         span_id: str = checked.get("span_id") or new_span_id()
         checked["span_id"] = span_id
-        self._sink(self._record("tool_call_request", parts, checked, span_id))
+        self._sink(self._record(_TYPES.TOOL_CALL_REQUEST, parts, checked, span_id))
         return span_id
 
     def tool_call_response_sync(
@@ -162,15 +168,15 @@ class WhyOpsTrace:
         parts = ev.tool_call_response_content(
             tool, tool_calls, tool_results, latency_ms, responded_at
         )
-        checked = ev.check_options("tool_call_response", options) if options else {}
+        checked = ev.check_options(_TYPES.TOOL_CALL_RESPONSE, options) if options else {}
         checked["span_id"] = text("span_id", span_id, max_len=128)
-        self._sink(self._record("tool_call_response", parts, checked, span_id))
+        self._sink(self._record(_TYPES.TOOL_CALL_RESPONSE, parts, checked, span_id))
 
     def tool_result_sync(
         self, tool_name: str, output: dict[str, Any], **options: Unpack[EventOptions]
     ) -> None:
         """A tool's output as it is handed back to the model."""
-        self._emit("tool_result", ev.tool_result_content(tool_name, output), options)
+        self._emit(_TYPES.TOOL_RESULT, ev.tool_result_content(tool_name, output), options)
 
     def error_sync(
         self,
@@ -181,7 +187,7 @@ class WhyOpsTrace:
         **options: Unpack[EventOptions],
     ) -> None:
         """A failure in the agent run."""
-        self._emit("error", ev.error_content(message, status, stack), options)
+        self._emit(_TYPES.ERROR, ev.error_content(message, status, stack), options)
 
     user_message = _async_twin(user_message_sync)
     llm_response = _async_twin(llm_response_sync)
@@ -198,7 +204,11 @@ class WhyOpsTrace:
         self._sink(self._record(event_type, parts, checked))
 
     def _record(
-        self, event_type: str, parts: Parts, options: Mapping[str, Any], span_id: str | None = None
+        self,
+        event_type: str,
+        parts: Parts,
+        options: Mapping[str, Any],
+        span_id: str | None = None,
     ) -> EventRecord:
         content, metadata = parts
         payload: ev.Json = {

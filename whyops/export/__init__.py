@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from whyops.models import DeliveryReport, EventRecord, Record, SpanRecord
+from whyops.wire.records import DeliveryReport, EventRecord, Record, SpanRecord
 
 __all__ = ["ExportResult", "Exporter", "Processor", "freeze"]
 
@@ -31,9 +31,6 @@ class ExportResult:
     retries: int = 0
     error: str | None = None
     dropped: int = 0
-
-
-ExportResult.SUCCESS = ExportResult(ok=True)  # type: ignore[attr-defined]
 
 
 @runtime_checkable
@@ -66,5 +63,5 @@ def freeze(item: Any) -> Record:
     """A frozen record for a submitted item (ended spans are frozen here, lazily)."""
     if isinstance(item, (SpanRecord, EventRecord)):
         return item
-    record: Record = item.to_record()
+    record: Record = item._to_record()
     return record

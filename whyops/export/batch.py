@@ -5,7 +5,7 @@ bytes (each item's ``approx_bytes``, the estimated size of its captured values).
 new record would pass either cap, it is refused and counted (records already queued stay,
 so a trace's early spans are not evicted by a flood of later ones). The first drop is
 logged once on the ``whyops`` logger; every drop is counted exactly in
-:class:`~whyops.models.DeliveryReport.dropped`.
+:class:`~whyops.wire.records.DeliveryReport.dropped`.
 
 The caller's side (``submit``) takes no lock unless it drops (then one uncontended lock
 that is never held across I/O).
@@ -26,10 +26,10 @@ from collections import deque
 from typing import Any
 
 from whyops._context import SUPPRESS
-from whyops._errors import log_internal_error, warn_once
+from whyops._internal_errors import log_internal_error, warn_once
 from whyops.export import Exporter, ExportResult, freeze
 from whyops.export.forksafe import import_flusher_modules, no_fork
-from whyops.models import DeliveryReport, Record
+from whyops.wire.records import DeliveryReport, Record
 
 __all__ = ["BatchProcessor", "InlineProcessor"]
 

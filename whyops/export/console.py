@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from whyops.export import ExportResult
-from whyops.models import Record, SpanRecord
 from whyops.render import nodes_from_spans, render_tree
+from whyops.wire.records import Record, SpanRecord
 
 __all__ = ["ConsoleExporter"]
 

@@ -9,6 +9,7 @@ so the child never inherits a lock held by a thread it does not have.
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
 from collections.abc import Iterator
@@ -35,7 +36,12 @@ def no_fork() -> Iterator[None]:
 
 def import_flusher_modules() -> None:
     """Import, on the caller's thread, what the flusher would otherwise import on first use."""
-    import whyops._unstructure  # noqa: F401  (usage, thinking and exception records)
+    import whyops.wire.parts  # noqa: F401  (usage, thinking and exception records)
+
+    # Connecting encodes the host with the idna codec (socket.getaddrinfo), and the first
+    # lookup imports encodings.idna. A child forked during that import finds the module
+    # half-made and its lock held: its sends fail ("unknown encoding: idna") or wait forever.
+    codecs.lookup("idna")
 
 
 def _before_fork() -> None:

@@ -29,14 +29,14 @@ from typing import Any
 import attrs
 
 from whyops._config import DEFAULT_LIMITS, Limits
-from whyops._errors import log_internal_error, warn_once
+from whyops._internal_errors import log_internal_error, warn_once
 from whyops._version import __version__
-from whyops._wirejson import encode_batch, encode_records
 from whyops.export import ExportResult
+from whyops.export.encoding import encode_records
 from whyops.export.forksafe import no_fork
-from whyops.models import Record
+from whyops.wire.records import Record
 
-__all__ = ["HttpExporter", "Outcome", "build_request", "classify_response", "encode_events"]
+__all__ = ["HttpExporter", "Outcome", "build_request", "classify_response"]
 
 INGEST_PATH = "/events/ingest"
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -60,14 +60,6 @@ class Outcome:
     action: str
     delay: float | None = None
     message: str = ""
-
-
-def encode_events(records: Sequence[Record], limits: Limits, agent_name: str | None) -> bytes:
-    """One JSON array of WhyOps events for a batch of records.
-
-    ``agent_name`` replaces ``"default"`` in traces that nothing named.
-    """
-    return encode_batch(records, limits, agent_name)
 
 
 def build_request(

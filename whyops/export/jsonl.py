@@ -8,10 +8,10 @@ import threading
 from collections.abc import Sequence
 
 from whyops._config import DEFAULT_LIMITS, Limits
-from whyops._errors import warn_once
+from whyops._internal_errors import warn_once
 from whyops.export import ExportResult
-from whyops.models import Record
-from whyops.wire import to_events
+from whyops.export.encoding import to_events
+from whyops.wire.records import Record
 
 __all__ = ["JsonlExporter"]
 

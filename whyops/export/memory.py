@@ -8,7 +8,7 @@ from typing import Any
 
 from whyops._config import DEFAULT_LIMITS, Limits
 from whyops.export import ExportResult
-from whyops.models import Record, SpanRecord
+from whyops.wire.records import Record, SpanRecord
 
 __all__ = ["InMemoryExporter"]
 
@@ -49,7 +49,7 @@ class InMemoryExporter:
 
     def events(self) -> list[dict[str, Any]]:
         """Every record as the WhyOps event dicts the HTTP exporter would send."""
-        from whyops.wire import to_events
+        from whyops.export.encoding import to_events
 
         return [event for record in self.records for event in to_events(record, self.limits)]
 

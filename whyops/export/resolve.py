@@ -8,10 +8,7 @@ from typing import Any
 from whyops._config import Config
 from whyops.export import Exporter
 
-__all__ = ["DEFAULT_ANALYSE_URL", "resolve_exporters"]
-
-#: The hosted WhyOps analyse API, used when only an API key is given.
-DEFAULT_ANALYSE_URL = "https://a.whyops.com/api"
+__all__ = ["resolve_exporters"]
 
 
 def resolve_exporters(config: Config) -> list[Exporter]:
@@ -59,7 +56,7 @@ def _http(config: Config) -> Exporter:
     from whyops.export.http import HttpExporter
 
     return HttpExporter(
-        analyse_url=config.analyse_url or DEFAULT_ANALYSE_URL,
+        analyse_url=config.analyse_url,
         api_key=config.api_key,
         limits=config.limits,
         timeout=config.export_timeout,

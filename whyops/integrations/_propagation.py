@@ -1,9 +1,8 @@
 """Trace headers between services: what a request carries in, what a call carries out.
 
 Pure functions only. Incoming: the WhyOps headers (``X-Trace-ID``, ``X-Thread-ID``,
-``X-Parent-Span-ID``, ``X-External-User-Id``) and W3C ``traceparent``. Outgoing: the same
-set, built from the ambient trace and span, so a service that only speaks W3C still joins
-the trace when our trace id fits it.
+``X-Parent-Span-ID``, ``X-External-User-Id``) and W3C ``traceparent``, parsed here. The
+names and the outgoing rules live in :mod:`whyops.wire.headers`.
 """
 
 from __future__ import annotations
@@ -14,12 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 import attrs
 
 from whyops._ids import ID_PATTERN
-
-TRACE_ID = "X-Trace-ID"
-THREAD_ID = "X-Thread-ID"
-PARENT_SPAN_ID = "X-Parent-Span-ID"
-EXTERNAL_USER_ID = "X-External-User-Id"
-TRACEPARENT = "traceparent"
+from whyops.wire.headers import EXTERNAL_USER_ID, PARENT_SPAN_ID, THREAD_ID, TRACE_ID, TRACEPARENT
 
 #: Header names, lowercased, that this module reads and writes.
 HEADER_NAMES = tuple(h.lower() for h in (TRACE_ID, THREAD_ID, PARENT_SPAN_ID, EXTERNAL_USER_ID))
@@ -27,7 +21,6 @@ HEADER_NAMES = tuple(h.lower() for h in (TRACE_ID, THREAD_ID, PARENT_SPAN_ID, EX
 # Ids that break the WhyOps id rule (1-128 printable characters, no spaces) are ignored.
 _ID = ID_PATTERN
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
-_W3C_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 
 
@@ -114,24 +107,3 @@ def extract_from_environ(environ: Mapping[str, object]) -> RemoteContext:
         return value if isinstance(value, str) else None
 
     return extract(get)
-
-
-def outgoing_headers(
-    trace_id: str | None,
-    span_id: str | None,
-    *,
-    thread_id: str | None = None,
-    external_user_id: str | None = None,
-) -> dict[str, str]:
-    """The headers that carry a trace to another service (empty without a trace)."""
-    if not trace_id:
-        return {}
-    headers = {TRACE_ID: trace_id, THREAD_ID: thread_id or trace_id}
-    if span_id:
-        headers[PARENT_SPAN_ID] = span_id
-        # W3C only fits 32-hex trace ids; other ids travel in the WhyOps headers alone.
-        if _W3C_TRACE_ID.fullmatch(trace_id) and trace_id != "0" * 32:
-            headers[TRACEPARENT] = f"00-{trace_id}-{span_id}-01"
-    if external_user_id:
-        headers[EXTERNAL_USER_ID] = external_user_id
-    return headers

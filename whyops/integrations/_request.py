@@ -14,10 +14,10 @@ from typing import Generic, TypeVar
 
 from whyops import _tracer
 from whyops._context import current_trace_id, trace_context
-from whyops._errors import log_internal_error
+from whyops._internal_errors import log_internal_error
 from whyops._span import Span
 from whyops.integrations._propagation import RemoteContext
-from whyops.models import SpanKind
+from whyops.wire.records import SpanKind
 
 __all__ = ["Middleware", "RequestTrace"]
 
@@ -75,6 +75,8 @@ class RequestTrace:
     def _open(self) -> None:
         remote = self._remote
         tracer = _tracer.TRACER
+        if not tracer.settled:
+            tracer.settle()  # the first use: the environment's configuration applies
         agent = self.agent_name or tracer.config.agent_name
         if remote.trace_id is not None or agent is not None:
             # Even with tracing off, the caller's trace id stays ambient, so proxied model
@@ -97,11 +99,10 @@ class RequestTrace:
             SpanKind.SPAN,
             attributes={METHOD: self._method, PATH: self._path},
         )
-        span.start()
-        if not span.is_recording:
+        if not span._start():
             return
-        tokens = span.activate()
-        self._stack.callback(Span.deactivate, tokens)
+        span._activate()
+        self._stack.callback(span._deactivate)
         self.span = span
         self.trace_id = span.trace_id
 
@@ -120,7 +121,7 @@ class RequestTrace:
             finally:
                 self._stack.close()
                 if span is not None:
-                    span.end(error, error.__traceback__ if error is not None else None)
+                    span._end(error, error.__traceback__ if error is not None else None)
         except Exception:
             log_internal_error("request span end")
 

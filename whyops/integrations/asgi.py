@@ -19,8 +19,11 @@ from typing import Any
 
 from whyops.integrations._propagation import extract_from_pairs
 from whyops.integrations._request import Middleware, RequestTrace
+from whyops.wire.headers import TRACE_ID
 
 __all__ = ["WhyOpsMiddleware"]
+
+_TRACE_ID_NAME = TRACE_ID.lower().encode("latin-1")  # ASGI names are lowercase bytes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,7 +53,7 @@ class WhyOpsMiddleware(Middleware[ASGIApp]):
             if message.get("type") == "http.response.start":
                 status.append(int(message.get("status", 200)))
                 if request.trace_id is not None and request.trace_id.isascii():
-                    trace_header = (b"x-trace-id", request.trace_id.encode("latin-1"))
+                    trace_header = (_TRACE_ID_NAME, request.trace_id.encode("latin-1"))
                     message["headers"] = [*message.get("headers", ()), trace_header]
             await send(message)
 

@@ -20,7 +20,7 @@ import inspect
 from typing import Any, Protocol, TypeVar
 
 from whyops import _context
-from whyops.integrations._propagation import TRACE_ID, outgoing_headers
+from whyops.wire.headers import add_trace_headers, outgoing_headers
 
 __all__ = ["ainject_headers", "current_headers", "inject_headers", "instrument", "uninstrument"]
 
@@ -59,16 +59,7 @@ def inject_headers(request: _HasHeaders) -> None:
     A request that already names a trace keeps it; if that trace is not the ambient one,
     nothing else is added (the ambient span belongs to another trace).
     """
-    wanted = current_headers()
-    if not wanted:
-        return
-    present = request.headers
-    explicit = present.get("x-trace-id") or present.get("x-thread-id")
-    if explicit is not None and explicit != wanted[TRACE_ID]:
-        return
-    for name, value in wanted.items():
-        if name not in present:
-            present[name] = value
+    add_trace_headers(request.headers, current_headers())
 
 
 async def ainject_headers(request: _HasHeaders) -> None:

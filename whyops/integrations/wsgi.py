@@ -19,6 +19,7 @@ from typing import Any
 
 from whyops.integrations._propagation import extract_from_environ
 from whyops.integrations._request import Middleware, RequestTrace
+from whyops.wire.headers import TRACE_ID
 
 __all__ = ["ROUTE_KEY", "WhyOpsWSGIMiddleware", "instrument_flask"]
 
@@ -50,7 +51,7 @@ class WhyOpsWSGIMiddleware(Middleware[WSGIApp]):
         def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
             body.status_code = _status_code(status)
             if request.trace_id is not None and request.trace_id.isascii():
-                headers = [*headers, ("X-Trace-ID", request.trace_id)]
+                headers = [*headers, (TRACE_ID, request.trace_id)]
             return start_response(status, headers, exc_info)
 
         context.run(request.open)

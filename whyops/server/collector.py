@@ -21,8 +21,10 @@ from whyops.server.headers import header_text
 from whyops.server.intake import Batch, Intake, Refused
 from whyops.server.settings import ServerSettings
 from whyops.server.store import Store, WriterClosedError
+from whyops.server.store.text import NUL_MESSAGE
 from whyops.server.timeutil import now_us
 from whyops.server.validation import Issues, check_string
+from whyops.wire.events import EventType
 
 
 def _settings(request: Request) -> ServerSettings:
@@ -45,6 +47,8 @@ async def init_agent(request: Request, project: Project) -> Response:
     except BodyError as exc:
         return JSONResponse({"success": False, "error": exc.message}, exc.status)
     name, metadata, issues = parse_agent_init(body)
+    if not issues and "\x00" in name and _store(request).postgres:  # text PostgreSQL can't hold
+        issues = [{"code": "invalid_string", "message": NUL_MESSAGE, "path": ["agentName"]}]
     if issues:
         error = {"issues": issues, "name": "ZodError"}
         return JSONResponse({"success": False, "error": error}, 400)
@@ -129,7 +133,7 @@ async def create_events(request: Request, project: Project) -> Response:
 @authenticated()
 async def tool_result(request: Request, project: Project) -> Response:
     """``POST /api/events/tool-result``: a ``tool_call_response`` without ``eventType``."""
-    outcome = await _accept(request, project, forced_type="tool_call_response")
+    outcome = await _accept(request, project, forced_type=EventType.TOOL_CALL_RESPONSE.value)
     if isinstance(outcome, Response):
         return outcome
     return JSONResponse(_per_item(outcome), 201)

@@ -2,6 +2,7 @@
 
 The writer keeps each trace's last step id in memory, so two servers writing the same file
 would hand out the same step ids. The lock makes the second one refuse to start instead.
+On PostgreSQL any number of servers share a database (their writers lock per trace): no lock.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import fcntl
 import os
 
 import attrs
+
+from whyops.server.store.dialect import is_postgres_url
 
 
 class DatabaseInUseError(RuntimeError):
@@ -36,6 +39,8 @@ def lock_path(db_path: str) -> str:
 
 def acquire(db_path: str) -> DatabaseLock:
     """Lock ``<db_path>.lock`` without waiting, or raise :class:`DatabaseInUseError`."""
+    if is_postgres_url(db_path):
+        return DatabaseLock(db_path, None)
     path = lock_path(db_path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)

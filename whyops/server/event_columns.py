@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from whyops.server.store.rows import EventRow
+from whyops.wire.events import EventType
 
 MAX_TOKENS = 2**40  # keeps per-trace sums far inside SQLite's 64-bit integers
 
@@ -27,7 +28,7 @@ _USAGE_KEYS: dict[str, tuple[str, str | None]] = {
 
 def extract_columns(row: EventRow, content: Any, metadata: dict[str, Any] | None) -> None:
     """Fill ``row``'s finish reason, error flags, model, provider, latency and tokens."""
-    is_error_type = row.event_type == "error"
+    is_error_type = row.event_type == EventType.ERROR
     if type(content) is dict:
         row.finish_reason = _short_string(content.get("finishReason"))
         origin = content.get("originSpanId")

@@ -6,7 +6,6 @@ writer thread, so the two threads do not fight over the GIL for every row.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import attrs
@@ -14,7 +13,9 @@ from starlette.responses import JSONResponse
 
 from whyops.server.bodies import BodyError, decode_body, parse_json
 from whyops.server.store import EventResult
+from whyops.server.store.dialect import Connection, dialect_of
 from whyops.server.store.ingest import insert_events
+from whyops.server.store.text import nul_issues
 from whyops.server.store.writer import WriterState
 from whyops.server.validation import validate_events
 
@@ -61,7 +62,7 @@ class Intake:
             raise BodyError(413, message)
         return body
 
-    def run(self, conn: sqlite3.Connection, state: WriterState, project_id: str) -> Batch | Refused:
+    def run(self, conn: Connection, state: WriterState, project_id: str) -> Batch | Refused:
         """Parse, validate and insert; a refused batch writes nothing."""
         try:
             body = self.parse()
@@ -73,8 +74,10 @@ class Intake:
             default_external_user_id=self.header_user,
             forced_type=self.forced_type,
         )
+        is_list = isinstance(body, list)
+        if not details and not dialect_of(conn).holds_nul:
+            details = nul_issues(rows, listed=is_list)
         if details:
             return Refused(400, {"error": "Validation failed", "details": details})
         results = insert_events(conn, state, project_id, rows)
-        is_list = isinstance(body, list)
         return Batch(is_list, len(body) if is_list else 1, results)

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from whyops.server.store.rows import EventRow
+from whyops.wire.events import EventType
 
 
 def _first(content: dict[str, Any], *names: str) -> Any:
@@ -32,7 +33,7 @@ def split_tool_call(row: EventRow, content: Any, metadata: dict[str, Any] | None
     key = row.idempotency_key
     request = attrs.evolve(
         row,
-        event_type="tool_call_request",
+        event_type=EventType.TOOL_CALL_REQUEST.value,
         span_id=span,
         content=_dump({"toolCalls": calls}),
         metadata=_dump(meta),
@@ -40,7 +41,7 @@ def split_tool_call(row: EventRow, content: Any, metadata: dict[str, Any] | None
     )
     response = attrs.evolve(
         row,
-        event_type="tool_call_response",
+        event_type=EventType.TOOL_CALL_RESPONSE.value,
         span_id=span,
         step_id=row.step_id + 1 if row.step_id is not None else None,
         parent_step_id=row.step_id,

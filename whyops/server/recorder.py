@@ -9,7 +9,6 @@ event loop would otherwise pay on every model call.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -19,7 +18,9 @@ from typing import Any
 import attrs
 
 from whyops.server.store import EventResult, StorageUnavailableError, Store, WriterClosedError
+from whyops.server.store.dialect import Connection, dialect_of
 from whyops.server.store.ingest import insert_events
+from whyops.server.store.text import nul_issues
 from whyops.server.store.writer import WriterState
 from whyops.server.timeutil import now_us
 from whyops.server.validation import validate_events
@@ -36,7 +37,7 @@ class Rejected:
 
 
 def validate_and_store(
-    conn: sqlite3.Connection,
+    conn: Connection,
     state: WriterState,
     *,
     project_id: str,
@@ -45,6 +46,8 @@ def validate_and_store(
 ) -> list[EventResult] | Rejected:
     """The writer-thread job: validate the whole batch, then insert it (or nothing)."""
     rows, issues = validate_events(events, received_us=received_us)
+    if not issues and not dialect_of(conn).holds_nul:
+        issues = nul_issues(rows, listed=True)
     if issues:
         return Rejected(len(events), issues)
     return insert_events(conn, state, project_id, rows)

@@ -21,6 +21,7 @@ import uvicorn
 from whyops.server.app import create_app
 from whyops.server.connections import ConnectionLimits, guarded_protocol, usable_connections
 from whyops.server.dblock import DatabaseInUseError, DatabaseLock, acquire
+from whyops.server.pagelink import page_link
 from whyops.server.settings import (
     DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_MAX_CONNECTIONS,
@@ -29,9 +30,9 @@ from whyops.server.settings import (
     env_defaults,
 )
 from whyops.server.startup import StartupError, bind, check_db_path
-from whyops.server.store import bootstrap_keys
+from whyops.server.store import StorageUnavailableError, bootstrap_keys
+from whyops.server.store.dialect import display_target
 from whyops.server.store.schema import SchemaTooNewError
-from whyops.terminal import page_link
 
 log = logging.getLogger("whyops.server")
 # Seconds an idle keep-alive connection stays open between requests.
@@ -60,8 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--db",
         dest="db_path",
-        metavar="PATH",
-        help="SQLite file, created if missing (default .whyops/whyops.db; env WHYOPS_SERVER_DB)",
+        metavar="PATH|URL",
+        help="SQLite file, created if missing, or a postgresql://user:pass@host:5432/dbname URL"
+        " (default .whyops/whyops.db; env WHYOPS_SERVER_DB)",
     )
     add(
         "--api-key",
@@ -232,18 +234,26 @@ def _config(settings: ServerSettings, *, own_logging: bool, access_log: bool) ->
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT/SIGTERM; everything acknowledged is committed before exit."""
-    try:
-        prepared = _prepare(settings_from_args(args))
-    except (
+def _startup_errors() -> tuple[type[BaseException], ...]:
+    """What a failed start raises that is the operator's to fix (said in one line)."""
+    errors: tuple[type[BaseException], ...] = (
         OSError,
         ValueError,
         sqlite3.Error,
         SchemaTooNewError,
         DatabaseInUseError,
         StartupError,
-    ) as exc:
+        StorageUnavailableError,
+    )
+    psycopg = sys.modules.get("psycopg")  # loaded only when the database is PostgreSQL
+    return errors if psycopg is None else (*errors, psycopg.Error)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; everything acknowledged is committed before exit."""
+    try:
+        prepared = _prepare(settings_from_args(args))
+    except _startup_errors() as exc:
         print(f"whyops serve: {exc}", file=sys.stderr)
         return 2
     settings = prepared.settings
@@ -262,7 +272,7 @@ def run(args: argparse.Namespace) -> int:
 def _announce(settings: ServerSettings, generated: str | None) -> None:
     """What someone starting the server needs: where it is, its key, where the page is."""
     base = settings.loopback_base_url
-    lines = [f"whyops serve: {base} (database {settings.db_path})"]
+    lines = [f"whyops serve: {base} (database {display_target(settings.db_path)})"]
     if generated is not None:
         lines += [
             f"API key (shown once, stored hashed): {generated}",

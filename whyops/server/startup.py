@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 from whyops.server.settings import DEFAULT_DB_PATH, ServerSettings
+from whyops.server.store.dialect import is_postgres_url
 
 
 class StartupError(Exception):
@@ -21,6 +22,9 @@ DEFAULT_DB_DIR = Path(DEFAULT_DB_PATH).parent
 
 def check_db_path(db_path: str) -> None:
     """Refuse a database path that cannot work, naming it and the problem (before any lock)."""
+    if is_postgres_url(db_path):
+        _check_postgres_driver()
+        return
     path = Path(db_path)
     if path.is_dir():
         raise StartupError(
@@ -37,6 +41,16 @@ def check_db_path(db_path: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file():
         _check_sqlite_header(db_path)
+
+
+def _check_postgres_driver() -> None:
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        raise StartupError(
+            "--db postgresql://... needs the PostgreSQL driver: pip install 'whyops[postgres]'"
+        ) from None
 
 
 def _check_sqlite_header(db_path: str) -> None:

@@ -18,24 +18,9 @@ from whyops.server.legacy import split_tool_call
 from whyops.server.nesting import MAX_NESTING, deep_arguments, too_deep
 from whyops.server.store.rows import EventRow
 from whyops.server.timeutil import format_us, parse_timestamp
+from whyops.wire.events import NEEDS_METADATA, NEEDS_MODEL, NEEDS_TOOL, EventType
 
-EVENT_TYPES = frozenset(
-    {
-        "user_message",
-        "llm_response",
-        "llm_thinking",
-        "embedding_request",
-        "embedding_response",
-        "tool_call",
-        "tool_call_request",
-        "tool_call_response",
-        "tool_result",
-        "error",
-    }
-)
-_NEEDS_TOOL = frozenset({"tool_call_request", "tool_call_response"})
-_NEEDS_MODEL = frozenset({"llm_response", "embedding_response"})
-_NEEDS_METADATA = _NEEDS_TOOL | _NEEDS_MODEL
+EVENT_TYPES = frozenset(EventType)
 MAX_STEP = 2**53 - 1  # zod's int(): a JavaScript safe integer
 # (field, max length) of the optional top-level strings; the extension fields are ours.
 _OPTIONAL_STRINGS = (
@@ -178,14 +163,14 @@ def validate_events(
     rows: list[EventRow] = []
     context = _Context(received_us, default_external_user_id, forced_type)
     for index, item in enumerate(body if listed else [body]):
-        row = _usual_row(item, index, context) if type(item) is dict else None
+        row = _fast_path_row(item, index, context) if type(item) is dict else None
         if row is None:  # the general path decides, and names every bad field
             row = _checked_row(item, index, f"{index}." if listed else "", context, issues)
             if row is None:
                 continue
         content, metadata = item.get("content"), item.get("metadata")
         extract_columns(row, content, metadata)
-        if row.event_type == "tool_call":
+        if row.event_type == EventType.TOOL_CALL:
             rows.extend(split_tool_call(row, content, metadata))
         else:
             rows.append(row)
@@ -203,7 +188,7 @@ class _Context:
         return format_us(self.received_us)
 
 
-def _usual_row(item: dict[str, Any], index: int, context: _Context) -> EventRow | None:
+def _fast_path_row(item: dict[str, Any], index: int, context: _Context) -> EventRow | None:
     """The row of a well-formed event, checked in one pass; None: ``_checked_row`` decides.
 
     Accepts nothing ``_checked_row`` refuses and builds the same row; whatever is unusual
@@ -219,11 +204,11 @@ def _usual_row(item: dict[str, Any], index: int, context: _Context) -> EventRow 
     trace_id, agent_name, metadata = get("traceId"), get("agentName"), get("metadata")
     if not (_is_name(trace_id, 128) and _is_name(agent_name, 255)):
         return None
-    if not _usual_metadata(metadata, event_type):
+    if not _fast_path_metadata(metadata, event_type):
         return None
-    strings = _usual_strings(item)
+    strings = _fast_path_strings(item)
     step, parent = get("stepId"), get("parentStepId")
-    stamp = _usual_time(get("timestamp"), context)
+    stamp = _fast_path_time(get("timestamp"), context)
     if strings is None or stamp is None or not (_is_step(step) and _is_step(parent)):
         return None
     content = get("content")
@@ -236,9 +221,13 @@ def _usual_row(item: dict[str, Any], index: int, context: _Context) -> EventRow 
         return None
     span, key, user, parent_span, kind, name, thread = strings
     user = user or context.default_external_user_id
-    return EventRow(index, event_type, trace_id, agent_name, *stamp, span, step, parent,
-                    parent_span, kind, name, thread, user, key, content_text, metadata_text,
-                    raw_metadata=metadata)  # fmt: skip
+    return EventRow(
+        item=index, event_type=event_type, trace_id=trace_id, agent_name=agent_name,
+        ts=stamp[0], ts_us=stamp[1], span_id=span, step_id=step, parent_step_id=parent,
+        parent_span_id=parent_span, span_kind=kind, span_name=name, thread_id=thread,
+        external_user_id=user, idempotency_key=key, content=content_text,
+        metadata=metadata_text, raw_metadata=metadata,
+    )  # fmt: skip
 
 
 def _nests_too_deep(content: Any, content_text: str | None, metadata_text: str | None) -> bool:
@@ -257,20 +246,20 @@ def _is_step(value: Any) -> bool:
     return value is None or (type(value) is int and 1 <= value <= MAX_STEP)
 
 
-def _usual_metadata(metadata: Any, event_type: str) -> bool:
+def _fast_path_metadata(metadata: Any, event_type: str) -> bool:
     if metadata is None:
-        return event_type not in _NEEDS_METADATA
+        return event_type not in NEEDS_METADATA
     if type(metadata) is not dict:
         return False
-    if event_type in _NEEDS_MODEL:
+    if event_type in NEEDS_MODEL:
         get = metadata.get
         return _is_name(get("model"), 255) and _is_name(get("provider"), 255)
-    if event_type in _NEEDS_TOOL:
+    if event_type in NEEDS_TOOL:
         return _is_name(metadata.get("tool"), 255)
     return True
 
 
-def _usual_strings(item: dict[str, Any]) -> list[str | None] | None:
+def _fast_path_strings(item: dict[str, Any]) -> list[str | None] | None:
     """The optional strings, in ``_OPTIONAL_STRINGS`` order ("" counts as absent)."""
     values: list[str | None] = []
     for name, _, max_len in _OPTIONAL_STRINGS:
@@ -283,7 +272,7 @@ def _usual_strings(item: dict[str, Any]) -> list[str | None] | None:
     return values
 
 
-def _usual_time(value: Any, context: _Context) -> tuple[str, int] | None:
+def _fast_path_time(value: Any, context: _Context) -> tuple[str, int] | None:
     if value is None:
         return context.received_ts, context.received_us
     return parse_timestamp(value) if type(value) is str else None
@@ -312,12 +301,12 @@ def _checked_row(
     event_type = _event_type(item, prefix, context.forced_type, issues)
     metadata = _metadata(item.get("metadata"), prefix, event_type, issues)
     row = EventRow(
-        index,
-        event_type or "",
-        _required_string(item, "traceId", prefix, issues, 128),
-        _required_string(item, "agentName", prefix, issues, 255),
-        "",
-        0,
+        item=index,
+        event_type=event_type or "",
+        trace_id=_required_string(item, "traceId", prefix, issues, 128),
+        agent_name=_required_string(item, "agentName", prefix, issues, 255),
+        ts="",
+        ts_us=0,
         raw_metadata=metadata,
     )
     _optional_fields(item, prefix, row, issues)
@@ -357,9 +346,9 @@ def _metadata(
         issues.add(prefix + "metadata", message, "invalid_type")
         return None
     meta = value or {}
-    if event_type in _NEEDS_TOOL:
+    if event_type in NEEDS_TOOL:
         _required_string(meta, "tool", prefix + "metadata.", issues, 255)
-    elif event_type in _NEEDS_MODEL:
+    elif event_type in NEEDS_MODEL:
         _required_string(meta, "model", prefix + "metadata.", issues, 255)
         _required_string(meta, "provider", prefix + "metadata.", issues, 255)
     return value

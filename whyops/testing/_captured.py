@@ -12,11 +12,18 @@ from typing import Any
 
 import attrs
 
-from whyops._tracer import get_tracer
+from whyops._tracer import TRACER
 from whyops.export.memory import InMemoryExporter
-from whyops.models import EventRecord, ExceptionInfo, SpanKind, SpanRecord, Status, ThinkingBlock
 from whyops.render import nodes_from_spans, render_tree
 from whyops.testing._upstream import ProviderRequest, intercept_whyops_traffic
+from whyops.wire.records import (
+    EventRecord,
+    ExceptionInfo,
+    SpanKind,
+    SpanRecord,
+    Status,
+    ThinkingBlock,
+)
 
 __all__ = ["CapturedTraces", "ToolCall", "capture_traces"]
 
@@ -63,7 +70,7 @@ class CapturedTraces:
         client = sys.modules.get("whyops.client")
         if client is not None:  # not imported: no client, so no registration to wait for
             client.wait_for_registration(timeout)
-        get_tracer().flush(timeout=max(0.0, deadline - time.monotonic()))
+        TRACER.flush(timeout=max(0.0, deadline - time.monotonic()))
 
     @property
     def records(self) -> list[SpanRecord | EventRecord]:
@@ -267,7 +274,7 @@ def capture_traces() -> Iterator[CapturedTraces]:
     it is captured; the previous exporter is restored on exit. Inside the block the WhyOps
     client's own HTTP (agent registration, patched provider calls) is answered in-process.
     """
-    tracer = get_tracer()
+    tracer = TRACER
     tracer.flush(timeout=5.0)
     exporter = InMemoryExporter()
     with intercept_whyops_traffic() as requests, tracer.use_exporter(exporter):

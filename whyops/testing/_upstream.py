@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from whyops.wire.headers import AGENT_NAME, PARENT_SPAN_ID, THREAD_ID, TRACE_ID
+
 __all__ = ["ProviderRequest", "intercept_whyops_traffic"]
 
 _REGISTRATION_PATHS = ("/entities/init", "/agents/init")
@@ -45,24 +47,24 @@ class ProviderRequest:
 
     @property
     def trace_id(self) -> str | None:
-        return self.headers.get("x-trace-id")
+        return self.headers.get(TRACE_ID.lower())
 
     @property
     def thread_id(self) -> str | None:
-        return self.headers.get("x-thread-id")
+        return self.headers.get(THREAD_ID.lower())
 
     @property
     def parent_span_id(self) -> str | None:
-        return self.headers.get("x-parent-span-id")
+        return self.headers.get(PARENT_SPAN_ID.lower())
 
     @property
     def agent_name(self) -> str | None:
-        return self.headers.get("x-agent-name")
+        return self.headers.get(AGENT_NAME.lower())
 
 
 def is_whyops_traffic(method: str, url: str, headers: Mapping[str, str]) -> bool:
     """Agent registration, or a request of a patched provider client (it names its agent)."""
-    if "x-agent-name" in headers:
+    if AGENT_NAME.lower() in headers:
         return True
     return method == "POST" and urlsplit(url).path.endswith(_REGISTRATION_PATHS)
 
@@ -175,7 +177,7 @@ class _Recorder:
     def answer(self, request: Any, body: bytes) -> Answer:
         url = str(request.url)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        if "x-agent-name" in headers:
+        if AGENT_NAME.lower() in headers:
             with self._lock:
                 self.requests.append(ProviderRequest(request.method, url, headers, _json(body)))
         return answer(request.method, url, body)

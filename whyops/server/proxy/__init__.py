@@ -12,38 +12,33 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from whyops.server.proxy.anthropic import Messages
-from whyops.server.proxy.base import ApiRoute
+from whyops.server.proxy.anthropic import MESSAGES
 from whyops.server.proxy.endpoints import model_call
-from whyops.server.proxy.openai_chat import ChatCompletions
-from whyops.server.proxy.openai_embeddings import Embeddings
-from whyops.server.proxy.openai_responses import Responses
+from whyops.server.proxy.openai_chat import CHAT
+from whyops.server.proxy.openai_embeddings import EMBEDDINGS
+from whyops.server.proxy.openai_responses import RESPONSES
 from whyops.server.proxy.passthrough import count_tokens, get_model, list_models
+from whyops.server.proxy.spec import RouteSpec
 from whyops.server.proxy.upstream import aclose
 
 __all__ = ["aclose", "routes"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+RECORDED_ROUTES = (CHAT, RESPONSES, EMBEDDINGS, MESSAGES)
 
 
-def _model_endpoint(api: ApiRoute) -> Endpoint:
+def _model_endpoint(route: RouteSpec) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        return await model_call(request, api)
+        return await model_call(request, route)
 
-    endpoint.__name__ = api.span_name.replace(".", "_")
+    endpoint.__name__ = route.span_name.replace(".", "_")
     return endpoint
 
 
 def routes() -> list[Route]:
     """The proxy routes, all under ``/v1``."""
-    model_routes: list[tuple[str, ApiRoute]] = [
-        ("/v1/chat/completions", ChatCompletions()),
-        ("/v1/responses", Responses()),
-        ("/v1/embeddings", Embeddings()),
-        ("/v1/messages", Messages()),
-    ]
     return [
-        *(Route(path, _model_endpoint(api), methods=["POST"]) for path, api in model_routes),
+        *(Route(r.path, _model_endpoint(r), methods=["POST"]) for r in RECORDED_ROUTES),
         Route("/v1/models", list_models, methods=["GET"]),
         # any path below, so that a model id of several segments is a 400 in the provider's shape
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),

@@ -12,28 +12,13 @@ import json
 from typing import Any
 
 from whyops.server.proxy import signature
-from whyops.server.proxy.events import (
-    Draft,
-    compact,
-    error_draft,
-    parse_answer,
-    thinking_draft,
-)
-from whyops.server.proxy.messages import (
-    as_dict,
-    as_list,
-    as_text,
-    asks_for_json,
-    new_turn,
-    pick,
-    signature_in,
-    tool_call,
-)
-from whyops.server.proxy.messages import strip_content as _strip
+from whyops.server.proxy.events import Draft, compact, parse_answer
+from whyops.server.proxy.messages import as_dict, as_list, as_text
+from whyops.server.proxy.providers import ANTHROPIC
+from whyops.server.proxy.spec import JSON, RouteSpec
 from whyops.server.proxy.sse import Frame, encode_frame
-from whyops.server.proxy.usage import anthropic_usage, merge_anthropic_usage
-
-JSON = dict[str, Any]
+from whyops.wire import shape
+from whyops.wire.usage import merge_anthropic_usage
 
 PARAMS = {
     "temperature": "temperature",
@@ -44,136 +29,31 @@ PARAMS = {
     "toolChoice": "tool_choice",
     "thinking": "thinking",
 }
-TOOL_USE = ("tool_use", "server_tool_use", "mcp_tool_use")
 
 
-def _messages(body: JSON) -> list[Any]:
-    messages = body.get("messages")
-    return messages if isinstance(messages, list) else []
+def item_refs(message: JSON) -> list[Any]:
+    """The tool uses a message's blocks answer (``tool_use_id``) or replay (``id``)."""
+    blocks = [as_dict(block) for block in as_list(message.get("content"))]
+    return [block.get("tool_use_id") or block.get("id") for block in blocks]
 
 
-def _is_assistant(message: Any) -> bool:
-    return isinstance(message, dict) and message.get("role") == "assistant"
+def sign_answer(answer: JSON, signature_text: str) -> bool:
+    """At the end of the last text block; never on a refusal."""
+    if answer.get("stop_reason") == "refusal":
+        return False
+    texts = [
+        b
+        for b in as_list(answer.get("content"))
+        if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    ]
+    if not texts or not signature.signable(texts[-1]["text"]):
+        return False
+    texts[-1]["text"] += signature_text
+    return True
 
 
-def request_type(messages: list[Any]) -> str:
-    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
-    blocks = last.get("content")
-    if not isinstance(blocks, list):
-        return "user_message"
-    has_result = any(isinstance(b, dict) and b.get("type") == "tool_result" for b in blocks)
-    return "tool_result" if has_result else "user_message"
-
-
-def answer_drafts(blocks: list[Any], model: str | None) -> tuple[JSON, list[Draft]]:
-    """(llm_response content without finishReason, thinking drafts) of content blocks."""
-    texts: list[str] = []
-    calls: list[JSON] = []
-    thinking: list[Draft] = []
-    for block in blocks:
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text":
-            texts.append(as_text(block.get("text")))
-        elif kind in TOOL_USE:
-            calls.append(tool_call(block.get("id"), block.get("name"), block.get("input", {})))
-        elif kind in ("thinking", "redacted_thinking"):
-            draft = thinking_draft(block, model, "anthropic")
-            if draft:
-                thinking.append(draft)
-    content = compact({"content": "".join(texts) if texts else None, "toolCalls": calls or None})
-    return content, thinking
-
-
-def response_metadata(model: Any, usage: Any, latency_ms: int, message_id: Any) -> JSON:
-    return compact(
-        {
-            "model": model or "unknown",
-            "provider": "anthropic",
-            "usage": anthropic_usage(usage),
-            "latencyMs": latency_ms,
-            "status": "ok",
-            "responseId": message_id,
-        }
-    )
-
-
-def anthropic_error(message: str, kind: str) -> JSON:
-    return {"type": "error", "error": {"type": "api_error", "message": message}}
-
-
-class Messages:
-    provider = "anthropic"
-    span_name = "anthropic.messages"
-    span_kind = "llm"
-    upstream_path = "/v1/messages"
-
-    def answer_refs(self, body: JSON) -> list[str]:
-        refs: list[Any] = []
-        for message in reversed(_messages(body)):
-            for block in as_list(as_dict(message).get("content")):
-                block = as_dict(block)
-                refs.append(block.get("tool_use_id") or block.get("id"))
-        return [ref for ref in refs if isinstance(ref, str)]
-
-    def find_trace_id(self, body: JSON) -> str | None:
-        for message in reversed(_messages(body)):
-            if _is_assistant(message):
-                found = signature_in(message.get("content"))
-                if found:
-                    return found
-        return None
-
-    def strip_signatures(self, body: JSON) -> bool:
-        """From every message (signed text may come back quoted by the user or a tool)."""
-        changed = False
-        for message in _messages(body):
-            if isinstance(message, dict) and "content" in message:
-                message["content"], stripped = _strip(message["content"])
-                changed = _strip_tool_results(message["content"]) or stripped or changed
-        return changed
-
-    def upstream_body(self, body: JSON) -> JSON:
-        return body
-
-    def request_draft(self, body: JSON) -> Draft:
-        messages = _messages(body)
-        metadata = compact(
-            {
-                "model": body.get("model"),
-                "provider": "anthropic",
-                "systemPrompt": body.get("system"),
-                "tools": body.get("tools"),
-                "params": pick(body, PARAMS) or None,
-                "stream": bool(body.get("stream")),
-                "messageCount": len(messages),
-            }
-        )
-        content = {"messages": new_turn(messages, _is_assistant)}
-        return Draft(request_type(messages), content, metadata)
-
-    def response_drafts(self, body: JSON, answer: Any, latency_ms: int) -> list[Draft]:
-        model = answer.get("model") or body.get("model")
-        content, thinking = answer_drafts(as_list(answer.get("content")), model)
-        content.update(compact({"finishReason": answer.get("stop_reason")}))
-        metadata = response_metadata(model, answer.get("usage"), latency_ms, answer.get("id"))
-        return [*thinking, Draft("llm_response", content, metadata)]
-
-    def inject_signature(self, body: JSON, answer: Any, signature_text: str) -> bool:
-        if asks_for_json(body) or answer.get("stop_reason") == "refusal":
-            return False
-        texts = [
-            b
-            for b in as_list(answer.get("content"))
-            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
-        ]
-        if not texts or not signature.signable(texts[-1]["text"]):
-            return False
-        texts[-1]["text"] += signature_text
-        return True
-
-    def stream_state(self, body: JSON, signature_text: str | None) -> MessagesStreamState:
-        allowed = signature_text if not asks_for_json(body) else None
-        return MessagesStreamState(body.get("model"), allowed)
+def open_stream(body: JSON, signature_text: str | None) -> MessagesStreamState:
+    return MessagesStreamState(body.get("model"), signature_text)
 
 
 class MessagesStreamState:
@@ -286,31 +166,21 @@ class MessagesStreamState:
 
     def finish(self, latency_ms: int, aborted: str | None) -> list[Draft]:
         if self.error is not None:
-            return [
-                error_draft(
-                    None, self.error, model=self.model, provider="anthropic", latency_ms=latency_ms
-                )
-            ]
+            return [MESSAGES.error_draft(None, self.error, self.model, latency_ms)]
         for index, parts in self.json_parts.items():
             self.blocks.setdefault(index, {"type": "tool_use"})["input"] = _parse_input(
                 "".join(parts)
             )
         ordered = [self.blocks[index] for index in sorted(self.blocks)]
-        content, thinking = answer_drafts(ordered, self.model)
-        content.update(compact({"finishReason": self.stop_reason}))
-        metadata = response_metadata(self.model, self.usage, latency_ms, self.message_id)
-        metadata.update(compact({"stream": True, "aborted": aborted}))
-        return [*thinking, Draft("llm_response", content, metadata)]
-
-
-def _strip_tool_results(blocks: Any) -> bool:
-    """Signatures out of ``tool_result`` contents (an agent used as a tool returns signed text)."""
-    changed = False
-    for block in as_list(blocks):
-        if isinstance(block, dict) and block.get("type") == "tool_result" and "content" in block:
-            block["content"], stripped = _strip(block["content"])
-            changed = changed or stripped
-    return changed
+        answer = {
+            "id": self.message_id,
+            "content": ordered,
+            "stop_reason": self.stop_reason,
+            "usage": self.usage,
+        }
+        drafts = MESSAGES.answer_drafts(answer, self.model, latency_ms)
+        drafts[-1].metadata.update(compact({"stream": True, "aborted": aborted}))
+        return drafts
 
 
 def _parse_input(text: str) -> Any:
@@ -318,3 +188,20 @@ def _parse_input(text: str) -> Any:
         return parse_answer(text) if text else {}
     except ValueError:
         return text
+
+
+MESSAGES = RouteSpec(
+    path="/v1/messages",
+    provider=ANTHROPIC,
+    span_name="anthropic.messages",
+    span_kind="llm",
+    upstream_path="/v1/messages",
+    answer_shape=shape.ANTHROPIC,
+    open_stream=open_stream,
+    params=PARAMS,
+    items_key="messages",
+    system_key="system",
+    tool_block_types=("tool_result",),
+    item_refs=item_refs,
+    sign_answer=sign_answer,
+)

@@ -8,21 +8,32 @@ A call without ``X-Agent-Name`` is recorded under the server's default agent
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import OrderedDict
+from concurrent.futures import Future
+from functools import partial
 from typing import Any
 
 import attrs
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
 from whyops.server.headers import header_text
 from whyops.server.proxy import signature
 from whyops.server.proxy.events import new_trace_id
+from whyops.server.store import StorageUnavailableError, Store, WriterClosedError
+from whyops.server.store.answers import find_answer, remember_answers
+
+log = logging.getLogger("whyops.server.proxy")
 
 MAX_ID = 128
 MAX_NAME = 255
 MAX_REFS = 32
 DEFAULT_AGENT = "default"
 SIGNATURE_HEADER = "X-WhyOps-Signature"
+# Seconds to look again for an answer id no server has stored yet (a commit takes a few ms).
+SHARED_ANSWER_WAIT_S = 0.05
 # Values of X-WhyOps-Signature, compared case-insensitively.
 SIGNATURE_SWITCH = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 
@@ -141,31 +152,76 @@ class AnswerIndex:
     ``previous_response_id`` instead of sending the history back, and a turn
     that only calls tools has no text to sign. The ids such requests refer to
     (the previous response, the tool calls being answered) lead to the trace.
+
+    Given a ``store`` shared with other servers (PostgreSQL), ids are also kept in the
+    database, and an id this server has not seen is looked up there (:meth:`find`): the
+    next turn of a conversation may reach another server than the one that answered.
     """
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 50_000, store: Store | None = None) -> None:
         self.capacity = capacity
         self._traces: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._store = store
 
     def remember(self, project_id: str, answer_id: str, trace_id: str) -> None:
         self._traces[(project_id, answer_id)] = trace_id
         self._traces.move_to_end((project_id, answer_id))
         if len(self._traces) > self.capacity:
             self._traces.popitem(last=False)
+        if self._store is not None:
+            self._share(project_id, answer_id, trace_id)
+
+    def _share(self, project_id: str, answer_id: str, trace_id: str) -> None:
+        job = partial(remember_answers, project_id=project_id, answers=[(answer_id, trace_id)])
+        try:
+            assert self._store is not None
+            self._store.submit(job).add_done_callback(_log_failure)
+        except WriterClosedError:
+            log.warning("answer id %s not shared: the store is closed", answer_id)
 
     def lookup(self, project_id: str, refs: list[str]) -> str | None:
-        """The trace of the first of ``refs`` (latest first) that is known."""
+        """The trace of the first of ``refs`` (latest first) that this server knows."""
         for ref in refs[:MAX_REFS]:
             trace = self._traces.get((project_id, ref))
             if trace is not None:
                 return trace
         return None
 
+    async def find(self, project_id: str, refs: list[str]) -> str | None:
+        """:meth:`lookup`, then (shared store) the ids other servers remembered."""
+        found = self.lookup(project_id, refs)
+        if found is not None or self._store is None or not refs:
+            return found
+        found = await self._stored(project_id, refs)
+        if found is None:
+            # The server that answered may still be committing the ids it remembered: the
+            # client can send its next turn as soon as the answer reached it.
+            await asyncio.sleep(SHARED_ANSWER_WAIT_S)
+            found = await self._stored(project_id, refs)
+        return found
+
+    async def _stored(self, project_id: str, refs: list[str]) -> str | None:
+        assert self._store is not None
+        try:
+            return await run_in_threadpool(
+                self._store.read, find_answer, project_id, refs[:MAX_REFS]
+            )
+        except StorageUnavailableError:  # the call goes on, in a trace of its own
+            return None
+
+
+def _log_failure(future: Future[None]) -> None:
+    error = future.exception()
+    if error is not None and not isinstance(error, StorageUnavailableError):
+        log.error("remembering a proxied answer id failed: %r", error)
+
 
 def answer_index(app: Any) -> AnswerIndex:
     index: AnswerIndex | None = getattr(app.state, "proxy_answer_index", None)
     if index is None:
-        index = app.state.proxy_answer_index = AnswerIndex()
+        store: Store | None = getattr(app.state, "store", None)
+        shared = store if store is not None and store.postgres else None
+        index = app.state.proxy_answer_index = AnswerIndex(store=shared)
     return index
 
 

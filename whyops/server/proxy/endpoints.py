@@ -1,7 +1,7 @@
 """The thin Starlette side of the proxy: auth, headers, forwarding, recording.
 
 Everything that understands a provider's JSON lives in the provider modules
-(an :class:`~whyops.server.proxy.base.ApiRoute`); this module only moves bytes
+(each described by a :class:`~whyops.server.proxy.spec.RouteSpec`); this module only moves bytes
 and hands drafts to the recorder.
 """
 
@@ -22,17 +22,18 @@ from starlette.types import Receive, Scope, Send
 from whyops.server import bodies, nesting
 from whyops.server.auth import authenticate, extract_key
 from whyops.server.proxy import context, errors, redact, upstream
-from whyops.server.proxy.base import JSON, ApiRoute
 from whyops.server.proxy.events import (
     CallInfo,
     Draft,
     build_events,
-    error_draft,
     new_span_id,
     parse_answer,
 )
+from whyops.server.proxy.providers import Provider
+from whyops.server.proxy.spec import JSON, RouteSpec
 from whyops.server.proxy.tap import StreamTap, TappedStreamingResponse
 from whyops.server.proxy.upstream import RawHeaders
+from whyops.wire.events import EventType
 
 log = logging.getLogger("whyops.server.proxy")
 JSON_TYPE = (b"content-type", b"application/json")
@@ -49,7 +50,7 @@ class Journal:
     recorded then, so it shows (and is kept) while the model works.
     """
 
-    def __init__(self, request: Request, project_id: str, call: CallInfo, route: ApiRoute) -> None:
+    def __init__(self, request: Request, project_id: str, call: CallInfo, route: RouteSpec) -> None:
         self.recorder = request.app.state.recorder
         self.answers = context.answer_index(request.app)
         self.project_id = project_id
@@ -91,7 +92,7 @@ class Journal:
     def _remember_answers(self, drafts: list[Draft]) -> None:
         """Remember the ids later requests may refer to: tool calls, Responses answers."""
         for draft in drafts:
-            if draft.event_type != "llm_response" or not isinstance(draft.content, dict):
+            if draft.event_type != EventType.LLM_RESPONSE or not isinstance(draft.content, dict):
                 continue
             calls = draft.content.get("toolCalls") or ()
             for answer_id in (*(call.get("id") for call in calls), *draft.refs):
@@ -99,12 +100,9 @@ class Journal:
                     self.answers.remember(self.project_id, answer_id, self.call.trace_id)
 
     def error(
-        self, status: int | None, raw: bytes, model: Any, provider: str, latency: int
+        self, route: RouteSpec, status: int | None, raw: bytes, model: Any, latency: int
     ) -> None:
-        draft = error_draft(
-            status, parse_json(raw), model=model, provider=provider, latency_ms=latency
-        )
-        self.record([draft])
+        self.record([route.error_draft(status, parse_json(raw), model, latency)])
 
 
 def parse_json(raw: bytes) -> Any:
@@ -156,7 +154,7 @@ class RecordingResponse(Response):
                 self.journal.flush()
 
 
-def upstream_key(request: Request, provider: str) -> str | None:
+def upstream_key(request: Request, provider: Provider) -> str | None:
     """The key sent upstream: the server's provider key, or with ``--simulate`` the caller's
     own WhyOps key (the server's simulator is behind the same auth as every route)."""
     settings = request.app.state.settings
@@ -168,14 +166,14 @@ def upstream_key(request: Request, provider: str) -> str | None:
 Refused = context.HeaderError | bodies.BodyError | upstream.QueryError
 
 
-def refused(provider: str, exc: Refused) -> Response:
+def refused(provider: Provider, exc: Refused) -> Response:
     """A bad header, query or body, answered in the provider's error shape."""
     if isinstance(exc, bodies.BodyError):
         return errors.refusal(provider, exc.status, exc.message)
     return errors.refusal(provider, 400, str(exc))
 
 
-async def model_call(request: Request, route: ApiRoute) -> Response:
+async def model_call(request: Request, route: RouteSpec) -> Response:
     project = await authenticate(request)
     if project is None:
         return errors.unauthorized(request, route.provider)
@@ -185,7 +183,8 @@ async def model_call(request: Request, route: ApiRoute) -> Response:
         raw, body = await read_body(request)
     except (context.HeaderError, bodies.BodyError, upstream.QueryError) as exc:
         return refused(route.provider, exc)
-    referenced = context.answer_index(request.app).lookup(str(project.id), route.answer_refs(body))
+    answers = context.answer_index(request.app)
+    referenced = await answers.find(str(project.id), route.answer_refs(body))
     ids = context.resolve_trace(given, route.find_trace_id(body), referenced)
     stripped = route.strip_signatures(body)
     sent = route.upstream_body(body)
@@ -212,7 +211,7 @@ def read_call_headers(request: Request) -> context.ProxyHeaders:
     )
 
 
-def call_info(route: ApiRoute, given: context.ProxyHeaders, ids: context.TraceIds) -> CallInfo:
+def call_info(route: RouteSpec, given: context.ProxyHeaders, ids: context.TraceIds) -> CallInfo:
     return CallInfo(
         trace_id=ids.trace_id,
         agent_name=given.agent_name,
@@ -228,7 +227,7 @@ def call_info(route: ApiRoute, given: context.ProxyHeaders, ids: context.TraceId
 
 async def forward(
     request: Request,
-    route: ApiRoute,
+    route: RouteSpec,
     body: JSON,
     payload: bytes,
     journal: Journal,
@@ -257,13 +256,13 @@ async def forward(
         await answer.aclose()
     latency = elapsed_ms(started)
     if answer.status_code >= 400:
-        journal.error(answer.status_code, content, body.get("model"), route.provider, latency)
+        journal.error(route, answer.status_code, content, body.get("model"), latency)
         return respond(content, answer.status_code, headers, journal)
     return whole_answer(route, body, content, answer.status_code, headers, journal, sign, latency)
 
 
 def upstream_request(
-    client: httpx2.AsyncClient, request: Request, route: ApiRoute, payload: bytes, key: str | None
+    client: httpx2.AsyncClient, request: Request, route: RouteSpec, payload: bytes, key: str | None
 ) -> httpx2.Request:
     settings = request.app.state.settings
     url = upstream.upstream_url(settings, route.provider, route.upstream_path)
@@ -276,7 +275,7 @@ def upstream_request(
 
 
 def whole_answer(
-    route: ApiRoute,
+    route: RouteSpec,
     body: JSON,
     content: bytes,
     status: int,
@@ -287,7 +286,7 @@ def whole_answer(
 ) -> Response:
     parsed = parse_json(content)
     if not isinstance(parsed, dict):
-        journal.error(status, content, body.get("model"), route.provider, latency)
+        journal.error(route, status, content, body.get("model"), latency)
         return respond(content, status, headers, journal)
     drafts = route.response_drafts(body, parsed, latency)
     if sign and route.inject_signature(body, parsed, sign):
@@ -300,7 +299,7 @@ def whole_answer(
 
 
 def unreachable(
-    route: ApiRoute,
+    route: RouteSpec,
     journal: Journal,
     body: JSON,
     exc: httpx2.TransportError,
@@ -308,15 +307,15 @@ def unreachable(
     echo: RawHeaders,
 ) -> Response:
     status, content = unreachable_answer(route.provider, exc)
-    journal.error(status, content, body.get("model"), route.provider, elapsed_ms(started))
+    journal.error(route, status, content, body.get("model"), elapsed_ms(started))
     return respond(content, status, [JSON_TYPE, *echo], journal)
 
 
-def unreachable_answer(provider: str, exc: httpx2.TransportError) -> tuple[int, bytes]:
+def unreachable_answer(provider: Provider, exc: httpx2.TransportError) -> tuple[int, bytes]:
     """502 (504 on a timeout) with a body in the provider's error shape."""
     timed_out = isinstance(exc, httpx2.TimeoutException)
     kind = "upstream_timeout" if timed_out else "upstream_unreachable"
-    message = f"whyops proxy: {provider} upstream {kind.split('_')[1]}: {type(exc).__name__}"
+    message = f"whyops proxy: {provider.name} upstream {kind.split('_')[1]}: {type(exc).__name__}"
     status = 504 if timed_out else 502
     return status, dumps(errors.error_body(provider, status, message, code=kind))
 

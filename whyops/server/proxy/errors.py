@@ -14,14 +14,11 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from whyops.server.auth import unauthorized_message
+from whyops.server.proxy.providers import ANTHROPIC, OPENAI, Provider
 from whyops.server.simulator import errors as shapes
-from whyops.server.simulator import sse
-
-OPENAI = shapes.OPENAI
-ANTHROPIC = shapes.ANTHROPIC
 
 
-def provider_of(conn: HTTPConnection) -> str:
+def provider_of(conn: HTTPConnection) -> Provider:
     """The provider a shared route (``/v1/models``) speaks for: Anthropic's SDK always sends
     ``anthropic-version``; everything under ``/v1/messages`` (behind any prefix, such as the
     simulator's ``/simulator``) is Anthropic's."""
@@ -31,28 +28,30 @@ def provider_of(conn: HTTPConnection) -> str:
 
 
 def error_body(
-    provider: str, status: int, message: str, *, param: str | None = None, code: str | None = None
+    provider: Provider,
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
 ) -> dict[str, object]:
     error = shapes.ApiError(status, message, param=param, code=code)
-    return shapes.error_body(provider, error, "req_" + secrets.token_hex(12))
+    return provider.error_body(error, "req_" + secrets.token_hex(12))
 
 
 def refusal(
-    provider: str, status: int, message: str, *, param: str | None = None, code: str | None = None
+    provider: Provider,
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
 ) -> JSONResponse:
     """A proxy-made error answer, shaped like ``provider``'s."""
     body = error_body(provider, status, message, param=param, code=code)
     return JSONResponse(body, status_code=status)
 
 
-def unauthorized(conn: HTTPConnection, provider: str) -> JSONResponse:
+def unauthorized(conn: HTTPConnection, provider: Provider) -> JSONResponse:
     """The server's 401 (same messages as every other route), in the provider's shape."""
     return refusal(provider, 401, unauthorized_message(conn))
-
-
-def stream_error(provider: str, message: str) -> bytes:
-    """The SSE frame a provider sends when a stream fails after it started: OpenAI a ``data:``
-    chunk holding ``{"error": {...}}``, Anthropic an ``event: error`` frame (the simulator's)."""
-    if provider == ANTHROPIC:
-        return sse.event_frame(shapes.anthropic_stream_error(message, "api_error"))
-    return sse.data_frame(shapes.openai_stream_error(message))

@@ -17,6 +17,9 @@ from typing import Any
 
 import attrs
 
+from whyops.wire.events import NEEDS_MODEL, EventType
+from whyops.wire.stamp import span_fields, stamped
+
 JSON = dict[str, Any]
 # Upstream JSON may hold what the store cannot: NaN/Infinity, and lone surrogate escapes
 # (rare, so only text that has such an escape is repaired).
@@ -93,11 +96,10 @@ def utc_timestamp(epoch_seconds: float) -> str:
 def build_events(call: CallInfo, drafts: Iterable[Draft], epoch: float, first: int) -> list[JSON]:
     """Full event dicts; ``first`` is the position of the first draft within the span."""
     timestamp = utc_timestamp(epoch)
-    return [_event(call, draft, timestamp, first + n) for n, draft in enumerate(drafts)]
+    fields = _span_fields(call)
+    return [_event(call, fields, draft, timestamp, first + n) for n, draft in enumerate(drafts)]
 
 
-# Event types whose metadata must name the model and provider (the collector's schema).
-_NAMES_MODEL = frozenset({"llm_response", "embedding_response"})
 MAX_NAME = 255
 
 
@@ -107,7 +109,7 @@ def recordable_metadata(event_type: str, metadata: JSON) -> JSON:
     Upstream answers are not trusted to name their model with a string: an
     unusable name becomes ``"unknown"`` rather than getting the event refused.
     """
-    if event_type not in _NAMES_MODEL:
+    if event_type not in NEEDS_MODEL:
         return metadata
     fixed = {key: _name(metadata.get(key)) for key in ("model", "provider")}
     if all(fixed[key] == metadata.get(key) for key in fixed):
@@ -121,26 +123,29 @@ def _name(value: Any) -> str:
     return "unknown"
 
 
-def _event(call: CallInfo, draft: Draft, timestamp: str, position: int) -> JSON:
-    event: JSON = {
-        "eventType": draft.event_type,
-        "traceId": call.trace_id,
-        "agentName": call.agent_name,
-        "spanId": call.span_id,
+def _event(
+    call: CallInfo, fields: dict[str, str], draft: Draft, timestamp: str, position: int
+) -> JSON:
+    body = {
+        "eventType": str(draft.event_type),  # the plain text, never the enum member
         "timestamp": timestamp,
-        "idempotencyKey": f"{call.span_id}:{position}",
         "content": draft.content,
         "metadata": _call_metadata(call, recordable_metadata(draft.event_type, draft.metadata)),
-        "spanKind": call.span_kind,
-        "spanName": call.span_name,
     }
-    if call.parent_span_id:
-        event["parentSpanId"] = call.parent_span_id
-    if call.thread_id and call.thread_id != call.trace_id:
-        event["threadId"] = call.thread_id
-    if call.external_user_id:
-        event["externalUserId"] = call.external_user_id
-    return event
+    return stamped(body, fields, position)
+
+
+def _span_fields(call: CallInfo) -> dict[str, str]:
+    return span_fields(
+        trace_id=call.trace_id,
+        agent_name=call.agent_name,
+        span_id=call.span_id,
+        span_kind=call.span_kind,
+        span_name=call.span_name,
+        parent_span_id=call.parent_span_id,
+        thread_id=call.thread_id,
+        external_user_id=call.external_user_id,
+    )
 
 
 def _call_metadata(call: CallInfo, metadata: JSON) -> JSON:
@@ -151,24 +156,6 @@ def _call_metadata(call: CallInfo, metadata: JSON) -> JSON:
 def compact(mapping: JSON) -> JSON:
     """``mapping`` without None values (optional fields stay absent on the wire)."""
     return {key: value for key, value in mapping.items() if value is not None}
-
-
-def thinking_draft(block: JSON, model: str | None, provider: str) -> Draft | None:
-    """An ``llm_thinking`` draft for a thinking or redacted-thinking block."""
-    kind = block.get("type")
-    if kind == "thinking":
-        content = compact(
-            {
-                "type": "thinking",
-                "thinking": block.get("thinking", ""),
-                "signature": block.get("signature") or None,
-            }
-        )
-    elif kind == "redacted_thinking":
-        content = {"type": "redacted_thinking", "data": block.get("data", "")}
-    else:
-        return None
-    return Draft("llm_thinking", content, compact({"model": model, "provider": provider}))
 
 
 def error_draft(
@@ -186,7 +173,7 @@ def error_draft(
             "httpStatus": status,
         }
     )
-    return Draft("error", content, metadata)
+    return Draft(EventType.ERROR, content, metadata)
 
 
 def _error_message(body: Any) -> tuple[str, str | None]:

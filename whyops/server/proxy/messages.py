@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from whyops.server.proxy import signature
@@ -42,8 +41,8 @@ def new_turn(items: Sequence[Any], is_model_output: Callable[[Any], bool]) -> li
     return list(items)
 
 
-def content_text(content: Any) -> str | None:
-    """Plain text of a string or a list of text parts."""
+def message_text(content: Any) -> str | None:
+    """The plain text of a message's content: the string, or its text parts joined."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -58,7 +57,7 @@ def content_text(content: Any) -> str | None:
 
 def signature_in(content: Any) -> str | None:
     """The trace id signed into a message's content, if any."""
-    text = content_text(content)
+    text = message_text(content)
     return signature.decode(text) if text else None
 
 
@@ -84,14 +83,7 @@ def strip_content(content: Any) -> tuple[Any, bool]:
     return (parts if changed else content), changed
 
 
-def tool_call(call_id: Any, name: Any, arguments: Any) -> JSON:
-    """A tool call in the OpenAI shape every route records."""
-    if not isinstance(arguments, str):
-        arguments = json.dumps(arguments, ensure_ascii=False)
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
-
-
-def pick(body: JSON, names: dict[str, str]) -> JSON:
+def pick(body: JSON, names: Mapping[str, str]) -> JSON:
     """``{ourName: body[theirName]}`` for the request fields that are present."""
     return {ours: body[theirs] for ours, theirs in names.items() if body.get(theirs) is not None}
 

@@ -1,27 +1,16 @@
-"""OpenAI ``POST /v1/chat/completions``: events, signatures, stream state."""
+"""OpenAI ``POST /v1/chat/completions``: its spec, answer shaping, signing, stream state."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from whyops.server.proxy import chat_chunks, signature
-from whyops.server.proxy.events import Draft, compact, error_draft, parse_answer
-from whyops.server.proxy.messages import (
-    as_dict,
-    as_list,
-    as_text,
-    asks_for_json,
-    content_text,
-    new_turn,
-    pick,
-    signature_in,
-    strip_content,
-    tool_call,
-)
+from whyops.server.proxy.events import Draft, compact, parse_answer
+from whyops.server.proxy.messages import as_dict, as_list, as_text
+from whyops.server.proxy.providers import OPENAI
+from whyops.server.proxy.spec import JSON, RouteSpec
 from whyops.server.proxy.sse import Frame
-from whyops.server.proxy.usage import openai_usage
-
-JSON = dict[str, Any]
+from whyops.wire import shape
 
 PARAMS = {
     "temperature": "temperature",
@@ -39,165 +28,33 @@ PARAMS = {
 }
 
 
-def _messages(body: JSON) -> list[Any]:
-    messages = body.get("messages")
-    return messages if isinstance(messages, list) else []
+def item_refs(message: JSON) -> list[Any]:
+    """The tool call a ``tool`` message answers, the calls an assistant message replays."""
+    calls = as_list(message.get("tool_calls"))
+    return [message.get("tool_call_id"), *(as_dict(call).get("id") for call in calls)]
 
 
-def _is_assistant(message: Any) -> bool:
-    return isinstance(message, dict) and message.get("role") == "assistant"
+def emptied_text(message: JSON) -> Any:
+    """OpenAI refuses an empty part list: no text beside tool calls, else empty text."""
+    return None if message.get("tool_calls") else ""
 
 
-def request_type(messages: list[Any]) -> str:
-    """``tool_result`` when the last non-system message is a tool answer."""
-    for message in reversed(messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        if role in ("system", "developer"):
-            continue
-        return "tool_result" if role in ("tool", "function") else "user_message"
-    return "user_message"
-
-
-def system_prompt(messages: list[Any]) -> str | None:
-    for message in messages:
-        if isinstance(message, dict) and message.get("role") in ("system", "developer"):
-            return content_text(message.get("content"))
-    return None
-
-
-def response_content(message: JSON, answer: JSON) -> JSON:
-    calls = [
-        tool_call(
-            call.get("id"),
-            as_dict(call.get("function")).get("name"),
-            as_dict(call.get("function")).get("arguments", ""),
-        )
-        for call in as_list(message.get("tool_calls"))
-        if isinstance(call, dict)
-    ]
+def sign_answer(answer: JSON, signature_text: str) -> bool:
+    choices = as_list(answer.get("choices"))
+    message = as_dict(choices[0]).get("message") if choices else None
+    if not isinstance(message, dict):
+        return False
     text = message.get("content")
-    return compact(
-        {
-            "content": signature.strip(text) if isinstance(text, str) else text,
-            "toolCalls": calls or None,
-            "finishReason": answer.get("finish_reason"),
-            "refusal": message.get("refusal"),
-            "annotations": message.get("annotations") or None,
-        }
+    if not isinstance(text, str) or not may_sign(text, message.get("refusal"), message):
+        return False
+    message["content"] = text + signature_text
+    return True
+
+
+def open_stream(body: JSON, signature_text: str | None) -> ChatStreamState:
+    return ChatStreamState(
+        body.get("model"), signature_text, client_usage=chat_chunks.asks_for_usage(body)
     )
-
-
-def reasoning_draft(text: Any, model: str | None) -> list[Draft]:
-    """OpenAI-compatible servers (DeepSeek, vLLM, OpenRouter) return visible reasoning."""
-    if not isinstance(text, str) or not text:
-        return []
-    content = {"type": "thinking", "thinking": text}
-    return [Draft("llm_thinking", content, compact({"model": model, "provider": "openai"}))]
-
-
-def _reasoning_of(message: JSON) -> Any:
-    return message.get("reasoning_content") or message.get("reasoning")
-
-
-def response_metadata(model: Any, usage: Any, latency_ms: int, response_id: Any) -> JSON:
-    return compact(
-        {
-            "model": model or "unknown",
-            "provider": "openai",
-            "usage": openai_usage(usage),
-            "latencyMs": latency_ms,
-            "status": "ok",
-            "responseId": response_id,
-        }
-    )
-
-
-class ChatCompletions:
-    provider = "openai"
-    span_name = "openai.chat.completions"
-    span_kind = "llm"
-    upstream_path = "/chat/completions"
-
-    def answer_refs(self, body: JSON) -> list[str]:
-        refs: list[Any] = []
-        for message in reversed(_messages(body)):
-            if isinstance(message, dict):
-                refs.append(message.get("tool_call_id"))
-                refs.extend(as_dict(call).get("id") for call in as_list(message.get("tool_calls")))
-        return [ref for ref in refs if isinstance(ref, str)]
-
-    def find_trace_id(self, body: JSON) -> str | None:
-        for message in reversed(_messages(body)):
-            if _is_assistant(message):
-                found = signature_in(message.get("content"))
-                if found:
-                    return found
-        return None
-
-    def strip_signatures(self, body: JSON) -> bool:
-        changed = False
-        for message in _messages(body):
-            if isinstance(message, dict) and "content" in message:
-                content, stripped = strip_content(message["content"])
-                if stripped:
-                    message["content"] = content or (None if message.get("tool_calls") else "")
-                    changed = True
-        return changed
-
-    def upstream_body(self, body: JSON) -> JSON:
-        """Streams always ask for usage, so it is recorded; the client sees what it asked for."""
-        return chat_chunks.with_usage_requested(body)
-
-    def request_draft(self, body: JSON) -> Draft:
-        messages = _messages(body)
-        metadata = compact(
-            {
-                "model": body.get("model"),
-                "provider": "openai",
-                "systemPrompt": system_prompt(messages),
-                "tools": body.get("tools"),
-                "params": pick(body, PARAMS) or None,
-                "stream": bool(body.get("stream")),
-                "messageCount": len(messages),
-            }
-        )
-        content = {"messages": new_turn(messages, _is_assistant)}
-        return Draft(request_type(messages), content, metadata)
-
-    def response_drafts(self, body: JSON, answer: Any, latency_ms: int) -> list[Draft]:
-        if not isinstance(answer, dict):
-            return [
-                error_draft(
-                    None, answer, model=body.get("model"), provider="openai", latency_ms=latency_ms
-                )
-            ]
-        choices = as_list(answer.get("choices"))
-        first = as_dict(choices[0]) if choices else {}
-        message = as_dict(first.get("message"))
-        model = answer.get("model") or body.get("model")
-        metadata = response_metadata(model, answer.get("usage"), latency_ms, answer.get("id"))
-        drafts = reasoning_draft(_reasoning_of(message), model)
-        drafts.append(Draft("llm_response", response_content(message, first), metadata))
-        return drafts
-
-    def inject_signature(self, body: JSON, answer: Any, signature_text: str) -> bool:
-        if asks_for_json(body) or not isinstance(answer, dict):
-            return False
-        choices = as_list(answer.get("choices"))
-        message = as_dict(choices[0]).get("message") if choices else None
-        if not isinstance(message, dict):
-            return False
-        text = message.get("content")
-        if not isinstance(text, str) or not may_sign(text, message.get("refusal"), message):
-            return False
-        message["content"] = text + signature_text
-        return True
-
-    def stream_state(self, body: JSON, signature_text: str | None) -> ChatStreamState:
-        allowed = signature_text if not asks_for_json(body) else None
-        return ChatStreamState(
-            body.get("model"), allowed, client_usage=chat_chunks.asks_for_usage(body)
-        )
 
 
 def may_sign(text: str, refusal: Any, message: JSON) -> bool:
@@ -211,10 +68,6 @@ def _first_choice(chunk: JSON) -> tuple[int, JSON] | None:
         if isinstance(choice, dict) and choice.get("index", 0) == 0:
             return position, choice
     return None
-
-
-def openai_error(message: str, kind: str) -> JSON:
-    return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
 
 
 class ChatStreamState:
@@ -322,14 +175,11 @@ class ChatStreamState:
 
     def finish(self, latency_ms: int, aborted: str | None) -> list[Draft]:
         if self.error is not None:
-            return [
-                error_draft(
-                    None, self.error, model=self.model, provider="openai", latency_ms=latency_ms
-                )
-            ]
+            return [CHAT.error_draft(None, self.error, self.model, latency_ms)]
         message = {
             "content": "".join(self.text) if self.text else None,
             "refusal": "".join(self.refusal) or None,
+            "reasoning_content": "".join(self.reasoning),
             "tool_calls": [
                 {
                     "id": slot["id"],
@@ -338,9 +188,28 @@ class ChatStreamState:
                 for _, slot in sorted(self.calls.items())
             ],
         }
-        metadata = response_metadata(self.model, self.usage, latency_ms, self.chunk_id)
-        metadata.update(compact({"stream": True, "aborted": aborted}))
-        drafts = reasoning_draft("".join(self.reasoning), self.model)
-        content = response_content(message, {"finish_reason": self.finish_reason})
-        drafts.append(Draft("llm_response", content, metadata))
+        choice = {"message": message, "finish_reason": self.finish_reason}
+        answer = {"id": self.chunk_id, "usage": self.usage, "choices": [choice]}
+        drafts = CHAT.answer_drafts(answer, self.model, latency_ms)
+        drafts[-1].metadata.update(compact({"stream": True, "aborted": aborted}))
         return drafts
+
+
+CHAT = RouteSpec(
+    path="/v1/chat/completions",
+    provider=OPENAI,
+    span_name="openai.chat.completions",
+    span_kind="llm",
+    upstream_path="/chat/completions",
+    answer_shape=shape.CHAT,
+    open_stream=open_stream,
+    params=PARAMS,
+    items_key="messages",
+    system_roles=("system", "developer"),
+    tool_roles=("tool", "function"),
+    item_refs=item_refs,
+    emptied_text=emptied_text,
+    sign_answer=sign_answer,
+    # streams always ask for usage, so it is recorded; the client sees what it asked for
+    upstream_body=chat_chunks.with_usage_requested,
+)

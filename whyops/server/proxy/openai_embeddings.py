@@ -1,15 +1,16 @@
-"""OpenAI ``POST /v1/embeddings``: ``embedding_request`` / ``embedding_response``."""
+"""OpenAI ``POST /v1/embeddings``: its spec (``embedding_request`` / ``embedding_response``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from whyops.server.proxy.events import Draft, compact
-from whyops.server.proxy.messages import pick
+from whyops.server.proxy.messages import as_list, pick
+from whyops.server.proxy.providers import OPENAI
+from whyops.server.proxy.spec import JSON, RouteSpec
 from whyops.server.proxy.sse import Frame
-from whyops.server.proxy.usage import openai_usage
-
-JSON = dict[str, Any]
+from whyops.wire.events import EventType
+from whyops.wire.usage import openai_usage
 
 PARAMS = {"dimensions": "dimensions", "encodingFormat": "encoding_format", "user": "user"}
 
@@ -24,55 +25,37 @@ def dimensions(embedding: Any) -> int | None:
     return None
 
 
-class Embeddings:
-    provider = "openai"
-    span_name = "openai.embeddings"
-    span_kind = "embedding"
-    upstream_path = "/embeddings"
+def request_draft(spec: RouteSpec, body: JSON) -> Draft:
+    params = pick(body, spec.params) or None
+    metadata = compact(
+        {"model": body.get("model"), "provider": spec.provider.name, "params": params}
+    )
+    return Draft(EventType.EMBEDDING_REQUEST, {"input": body.get("input")}, metadata)
 
-    def answer_refs(self, body: JSON) -> list[str]:
-        return []
 
-    def find_trace_id(self, body: JSON) -> str | None:
-        return None
-
-    def strip_signatures(self, body: JSON) -> bool:
-        return False
-
-    def upstream_body(self, body: JSON) -> JSON:
-        return body
-
-    def request_draft(self, body: JSON) -> Draft:
-        metadata = compact(
-            {"model": body.get("model"), "provider": "openai", "params": pick(body, PARAMS) or None}
-        )
-        return Draft("embedding_request", {"input": body.get("input")}, metadata)
-
-    def response_drafts(self, body: JSON, answer: Any, latency_ms: int) -> list[Draft]:
-        data = answer.get("data") if isinstance(answer.get("data"), list) else []
-        first = data[0].get("embedding") if data and isinstance(data[0], dict) else None
-        content = {
-            "object": answer.get("object", "list"),
-            "embeddingCount": len(data),
-            "firstEmbeddingDimensions": dimensions(first),
-            "encodingFormat": "base64" if isinstance(first, str) else "float",
+def shape_answer(body: JSON, answer: JSON, latency_ms: int) -> list[Draft]:
+    data = as_list(answer.get("data"))
+    first = data[0].get("embedding") if data and isinstance(data[0], dict) else None
+    content = {
+        "object": answer.get("object", "list"),
+        "embeddingCount": len(data),
+        "firstEmbeddingDimensions": dimensions(first),
+        "encodingFormat": "base64" if isinstance(first, str) else "float",
+    }
+    metadata = compact(
+        {
+            "model": answer.get("model") or body.get("model") or "unknown",
+            "provider": EMBEDDINGS.provider.name,
+            "usage": EMBEDDINGS.usage_wire(answer.get("usage")),
+            "latencyMs": latency_ms,
+            "status": "ok",
         }
-        metadata = compact(
-            {
-                "model": answer.get("model") or body.get("model") or "unknown",
-                "provider": "openai",
-                "usage": openai_usage(answer.get("usage")),
-                "latencyMs": latency_ms,
-                "status": "ok",
-            }
-        )
-        return [Draft("embedding_response", content, metadata)]
+    )
+    return [Draft(EventType.EMBEDDING_RESPONSE, content, metadata)]
 
-    def inject_signature(self, body: JSON, answer: Any, signature_text: str) -> bool:
-        return False
 
-    def stream_state(self, body: JSON, signature_text: str | None) -> NoStream:
-        return NoStream()
+def open_stream(body: JSON, signature_text: str | None) -> NoStream:
+    return NoStream()
 
 
 class NoStream:
@@ -88,3 +71,17 @@ class NoStream:
 
     def finish(self, latency_ms: int, aborted: str | None) -> list[Draft]:
         return []
+
+
+EMBEDDINGS = RouteSpec(
+    path="/v1/embeddings",
+    provider=OPENAI,
+    span_name="openai.embeddings",
+    span_kind="embedding",
+    upstream_path="/embeddings",
+    usage=openai_usage,
+    shape_answer=shape_answer,
+    open_stream=open_stream,
+    params=PARAMS,
+    describe_request=request_draft,
+)

@@ -25,6 +25,7 @@ from whyops.server.proxy.endpoints import (
     unreachable_answer,
     upstream_key,
 )
+from whyops.server.proxy.providers import ANTHROPIC, Provider
 
 MODELS_PREFIX = b"/v1/models/"
 BAD_MODEL_ID = (
@@ -50,25 +51,21 @@ def model_id(request: Request) -> str | None:
 
 async def list_models(request: Request) -> Response:
     provider = errors.provider_of(request)
-    return await forward(
-        request, provider, "/v1/models" if provider == errors.ANTHROPIC else "/models"
-    )
+    return await forward(request, provider, provider.api_root + "/models")
 
 
 async def get_model(request: Request) -> Response:
     provider = errors.provider_of(request)
     model = model_id(request)
-    path = None if model is None else f"/models/{model}"
-    if path is not None and provider == errors.ANTHROPIC:
-        path = "/v1" + path
+    path = None if model is None else f"{provider.api_root}/models/{model}"
     return await forward(request, provider, path)
 
 
 async def count_tokens(request: Request) -> Response:
-    return await forward(request, errors.ANTHROPIC, "/v1/messages/count_tokens")
+    return await forward(request, ANTHROPIC, "/v1/messages/count_tokens")
 
 
-async def forward(request: Request, provider: str, path: str | None) -> Response:
+async def forward(request: Request, provider: Provider, path: str | None) -> Response:
     """Send the request to ``path`` (one of :data:`upstream.ALLOWED_PATHS`; None: a path the
     client gave that is not one) and relay the answer; nothing is recorded."""
     if await authenticate(request) is None:

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from whyops.server.proxy.providers import PROVIDERS
+
 REDACTED = "[redacted]"
 # ``sk-…`` (OpenAI, and Anthropic's ``sk-ant-…``) and ``Bearer …`` credentials. Applied to JSON
 # text, so a key right after an escaped newline or tab (``\nsk-…``) counts as a word start.
@@ -70,7 +72,7 @@ def for_app(app: Any) -> Redactor:
     redactor: Redactor | None = getattr(app.state, "proxy_redactor", None)
     if redactor is None:
         settings = app.state.settings
-        providers = () if settings.simulate else ("openai", "anthropic")
-        redactor = Redactor(getattr(settings, f"{p}_api_key", None) for p in providers)
+        providers = () if settings.simulate else PROVIDERS
+        redactor = Redactor(getattr(settings, f"{p.name}_api_key", None) for p in providers)
         app.state.proxy_redactor = redactor
     return redactor

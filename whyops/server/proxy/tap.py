@@ -21,10 +21,11 @@ import httpx2
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from whyops.server.proxy import errors
-from whyops.server.proxy.base import StreamState
 from whyops.server.proxy.events import Draft
+from whyops.server.proxy.providers import OPENAI, Provider
+from whyops.server.proxy.spec import StreamState
 from whyops.server.proxy.sse import Frame, SSEFramer
+from whyops.wire.events import EventType
 
 log = logging.getLogger("whyops.server.proxy")
 
@@ -41,7 +42,7 @@ class StreamTap:
         started: float,
         finish: Finisher,
         on_first_sent: Callable[[], None] | None = None,
-        provider: str = errors.OPENAI,
+        provider: Provider = OPENAI,
     ) -> None:
         self.upstream = upstream
         self.state = state
@@ -114,15 +115,15 @@ class StreamTap:
         """The provider's stream error event for an upstream that broke off; logged once."""
         log.warning(
             "%s upstream broke off in the middle of a stream after %d ms: %s",
-            self.provider,
+            self.provider.name,
             self._elapsed_ms(),
             type(exc).__name__,
         )
         message = (
-            f"whyops proxy: the {self.provider} upstream broke off in the middle of the stream"
+            f"whyops proxy: the {self.provider.name} upstream broke off in the middle of the stream"
             f" ({type(exc).__name__})"
         )
-        return errors.stream_error(self.provider, message)
+        return self.provider.stream_error(message)
 
     def _sent(self) -> None:
         """Work that waits until the client has its first bytes (recording the request)."""
@@ -147,10 +148,12 @@ class StreamTap:
             log.exception("rebuilding a streamed answer failed")
             return []
         if aborted == "upstream_disconnected":
-            drafts = [broken_stream(d) if d.event_type == "llm_response" else d for d in drafts]
+            drafts = [
+                broken_stream(d) if d.event_type == EventType.LLM_RESPONSE else d for d in drafts
+            ]
         if self.first_chunk_ms is not None:
             for draft in drafts:
-                if draft.event_type in ("llm_response", "error"):
+                if draft.event_type in (EventType.LLM_RESPONSE, EventType.ERROR):
                     draft.metadata["timeToFirstChunkMs"] = self.first_chunk_ms
         return drafts
 
@@ -165,7 +168,7 @@ def broken_stream(response: Draft) -> Draft:
         "type": "UpstreamDisconnected",
         "partial": response.content,
     }
-    return Draft("error", content, {**response.metadata, "status": "error"})
+    return Draft(EventType.ERROR, content, {**response.metadata, "status": "error"})
 
 
 class TappedStreamingResponse(StreamingResponse):

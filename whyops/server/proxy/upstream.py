@@ -17,6 +17,7 @@ import httpx2
 from starlette.datastructures import Headers
 
 from whyops._version import __version__
+from whyops.server.proxy.providers import Provider
 
 TIMEOUT = httpx2.Timeout(connect=10.0, read=600.0, write=60.0, pool=30.0)
 LIMITS = httpx2.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
@@ -43,7 +44,6 @@ NOT_RETURNED = frozenset(
         b"te",
     }
 )
-ANTHROPIC_VERSION = b"2023-06-01"
 # A model id in an upstream path: one segment that no URL parser reads as more than a name
 # (no "/", "\\", "%", and never "." or "..": it starts with a letter or digit).
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+~-]{0,255}")
@@ -78,16 +78,14 @@ class PathNotAllowed(ValueError):
     """An upstream path outside :data:`ALLOWED_PATHS` (callers check their input first)."""
 
 
-def upstream_url(settings: Any, provider: str, path: str) -> str:
-    """``path`` (``/chat/completions``, ``/v1/messages``) under the provider's base URL."""
+def upstream_url(settings: Any, provider: Provider, path: str) -> str:
+    """``path`` (``/chat/completions``, ``/v1/messages``) under the provider's base URL; a
+    base URL that already ends in ``/v1`` does not get it twice."""
     if not ALLOWED_PATHS.fullmatch(path):
         raise PathNotAllowed(f"not an upstream route of the proxy: {path!r}")
-    if provider == "anthropic":
-        base = str(getattr(settings, "anthropic_base_url", None) or "https://api.anthropic.com")
-        base = base.rstrip("/")
-        return base + (path[3:] if base.endswith("/v1") and path.startswith("/v1/") else path)
-    base = str(getattr(settings, "openai_base_url", None) or "https://api.openai.com/v1")
-    return base.rstrip("/") + path
+    configured = getattr(settings, f"{provider.name}_base_url", None)
+    base = str(configured or provider.default_base_url).rstrip("/")
+    return base + (path[3:] if base.endswith("/v1") and path.startswith("/v1/") else path)
 
 
 @lru_cache(maxsize=64)
@@ -116,13 +114,13 @@ def check_query(scope: Any) -> None:
             raise QueryError("Invalid query string: it cannot be passed on as it is") from exc
 
 
-def provider_key(settings: Any, provider: str) -> str | None:
-    key = getattr(settings, f"{provider}_api_key", None)
+def provider_key(settings: Any, provider: Provider) -> str | None:
+    key = getattr(settings, f"{provider.name}_api_key", None)
     return str(key) if key else None
 
 
 def request_headers(
-    incoming: Headers, provider: str, key: str | None, simulate: bool = False
+    incoming: Headers, provider: Provider, key: str | None, simulate: bool = False
 ) -> RawHeaders:
     """Headers for the upstream request: forwarded provider headers plus our auth.
 
@@ -143,13 +141,9 @@ def request_headers(
         (b"accept-encoding", b"identity"),
         (b"user-agent", agent + USER_AGENT),
     ]
-    if provider == "anthropic":
-        if "anthropic-version" not in incoming:
-            headers.append((b"anthropic-version", ANTHROPIC_VERSION))
-        if key:
-            headers.append((b"x-api-key", key.encode()))
-    elif key:
-        headers.append((b"authorization", b"Bearer " + key.encode()))
+    headers += [(n, v) for n, v in provider.default_headers if n.decode() not in incoming]
+    if key:
+        headers.append((provider.key_header, provider.key_prefix + key.encode()))
     return headers
 
 

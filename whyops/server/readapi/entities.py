@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from starlette.requests import Request
@@ -14,9 +13,11 @@ from whyops.server.readapi.common import not_found, read
 from whyops.server.readapi.params import Query
 from whyops.server.readapi.shapes import pagination
 from whyops.server.store import queries
+from whyops.server.store.dialect import Connection
+from whyops.server.store.queries import Row
 
 
-def _version_json(row: sqlite3.Row, *, metadata: bool) -> dict[str, Any]:
+def _version_json(row: Row, *, metadata: bool) -> dict[str, Any]:
     version: dict[str, Any] = {
         "id": row["id"],
         "hash": row["hash"],
@@ -34,7 +35,7 @@ def _success_percentage(events: int, errors: int) -> float:
     return round((events - errors) / events * 100, 1) if events else 100.0
 
 
-def _agent_json(row: sqlite3.Row, latest: dict[str, Any] | None) -> dict[str, Any]:
+def _agent_json(row: Row, latest: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
@@ -53,7 +54,7 @@ def _agent_json(row: sqlite3.Row, latest: dict[str, Any] | None) -> dict[str, An
 
 
 def _agents_page(
-    conn: sqlite3.Connection, project_id: str, limit: int, offset: int, metadata: bool
+    conn: Connection, project_id: str, limit: int, offset: int, metadata: bool
 ) -> tuple[int, list[dict[str, Any]]]:
     total, rows = queries.list_agents(conn, project_id, limit=limit, offset=offset)
     agents = []
@@ -81,9 +82,7 @@ async def list_entities(request: Request, project: Project) -> Response:
     )
 
 
-def _agent_detail(
-    conn: sqlite3.Connection, project_id: str, id_or_name: str
-) -> dict[str, Any] | None:
+def _agent_detail(conn: Connection, project_id: str, id_or_name: str) -> dict[str, Any] | None:
     found = queries.find_agent(conn, project_id, id_or_name)
     if found is None:
         return None

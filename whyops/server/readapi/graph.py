@@ -17,6 +17,7 @@ from whyops.server.auth import Project, authenticated
 from whyops.server.readapi.common import not_found, read
 from whyops.server.readapi.toolcalls import Call, calls_of, link_tool_calls
 from whyops.server.readapi.tracedata import LoadedTrace, load_trace
+from whyops.wire.events import EventType
 
 Edge = dict[str, str]
 
@@ -66,9 +67,9 @@ def _tool_edges(loaded: LoadedTrace) -> list[Edge]:
     asked: list[Call] = []
     executed: list[Call] = []
     for event, ts_us in zip(loaded.events, loaded.ts_us, strict=True):
-        if event["eventType"] == "llm_response":
+        if event["eventType"] == EventType.LLM_RESPONSE:
             asked += calls_of(event, ts_us)
-        elif event["eventType"] == "tool_call_request":
+        elif event["eventType"] == EventType.TOOL_CALL_REQUEST:
             executed += calls_of(event, ts_us)
     links = link_tool_calls(asked, executed)
     return [{"from": src, "to": dst, "kind": "tool_call"} for src, dst in links]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from starlette.responses import Response
 
 from whyops.server.nesting import load_stored, splice_stored
-from whyops.server.store.queries import CONTENT, EVENT_FIELDS, METADATA, EventTuple
+from whyops.server.store.queries import CONTENT, EVENT_FIELDS, METADATA, EventTuple, Row
 
 # One encoder for every response: compact, and strict about NaN like the stored JSON is.
 ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -58,7 +57,7 @@ class RawJSONResponse(Response):
     media_type = "application/json"
 
 
-def thread_summary_json(row: sqlite3.Row) -> dict[str, Any]:
+def thread_summary_json(row: Row) -> dict[str, Any]:
     """A trace as a WhyOps thread summary (``GET /api/threads``)."""
     duration = (row["last_ts_us"] - row["first_ts_us"]) / 1000
     return {

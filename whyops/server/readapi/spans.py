@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 
 from whyops.server.auth import Project, authenticated
 from whyops.server.readapi.common import not_found, read
-from whyops.server.readapi.spanparts import span_fields
 from whyops.server.readapi.tracedata import LoadedTrace, load_trace
 from whyops.server.timeutil import format_us
+from whyops.wire.spans import span_fields
 
 
 def _group(loaded: LoadedTrace) -> dict[str, list[tuple[dict[str, Any], int]]]:

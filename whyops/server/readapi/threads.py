@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -19,7 +17,8 @@ from whyops.server.readapi.shapes import (
     thread_summary_json,
 )
 from whyops.server.store import queries
-from whyops.server.store.queries import TS_US, EventTuple
+from whyops.server.store.dialect import Connection
+from whyops.server.store.queries import TS_US, EventTuple, Row
 
 # A whole trace is what the web page wants; WhyOps' default page of 200 would cut it.
 DEFAULT_EVENT_LIMIT = 1000
@@ -54,13 +53,13 @@ async def list_threads(request: Request, project: Project) -> Response:
 
 
 def _thread_detail(
-    conn: sqlite3.Connection,
+    conn: Connection,
     project_id: str,
     trace_id: str,
     limit: int,
     offset: int,
     include: set[str],
-) -> tuple[sqlite3.Row | None, list[EventTuple]]:
+) -> tuple[Row | None, list[EventTuple]]:
     trace = queries.get_trace(conn, project_id, trace_id)
     if trace is None:
         return None, []
@@ -92,7 +91,7 @@ async def get_thread(request: Request, project: Project) -> Response:
 
 
 def _detail_text(
-    trace: sqlite3.Row, rows: list[EventTuple], include: set[str], limit: int, offset: int
+    trace: Row, rows: list[EventTuple], include: set[str], limit: int, offset: int
 ) -> str:
     """The thread as JSON text; events are spliced in as text (see ``event_text``)."""
     summary = thread_summary_json(trace)

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from whyops.server.nesting import load_stored
+from whyops.wire.events import EventType
 
 _NO_ARGS = object()
 
@@ -57,7 +58,7 @@ def calls_of(event: dict[str, Any], ts_us: int) -> list[Call]:
     calls = [Call(event["id"], ts_us, *found) for found in _calls_in(event.get("content"))]
     metadata = event.get("metadata")  # a string when stored past the nesting limit
     tool = metadata.get("tool") if isinstance(metadata, dict) else None
-    if not calls and event["eventType"] == "tool_call_request" and isinstance(tool, str):
+    if not calls and event["eventType"] == EventType.TOOL_CALL_REQUEST and isinstance(tool, str):
         calls = [Call(event["id"], ts_us, None, tool, _NO_ARGS)]
     return calls
 

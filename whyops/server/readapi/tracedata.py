@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import attrs
 
 from whyops.server.readapi.shapes import event_json
 from whyops.server.store import queries
-from whyops.server.store.queries import TS_US
+from whyops.server.store.dialect import Connection
+from whyops.server.store.queries import TS_US, Row
 
 
 @attrs.frozen
 class LoadedTrace:
-    trace: sqlite3.Row
+    trace: Row
     events: list[dict[str, Any]]
     ts_us: list[int]
 
@@ -36,7 +36,7 @@ class LoadedTrace:
 
 
 def load_trace(
-    conn: sqlite3.Connection, project_id: str, trace_id: str, *, max_events: int
+    conn: Connection, project_id: str, trace_id: str, *, max_events: int
 ) -> LoadedTrace | None:
     """The trace's first ``max_events`` events in time order (``--max-trace-events``)."""
     trace = queries.get_trace(conn, project_id, trace_id)

@@ -24,7 +24,8 @@ from .conversation import (
     as_list,
 )
 
-P = errors.ANTHROPIC
+# The provider whose error bodies this module answers with.
+PROVIDER = errors.ANTHROPIC
 MIN_THINKING_BUDGET = 1024
 REDACTED_TOKENS = 16
 ARGUMENT_PIECE = 16
@@ -42,16 +43,17 @@ class Answer:
 
 def handle(body: dict[str, Any]) -> dict[str, Any] | Iterator[bytes]:
     """The whole message, or (for `stream: true`) the SSE frames to send."""
-    validation.require_list(P, body, "messages")  # checked before a thread's history joins it
+    # Checked before a thread's history joins it.
+    validation.require_list(PROVIDER, body, "messages")
     body, threaded = message_threads.resolve(body)
-    model = validation.require_str(P, body, "model")
-    messages = validation.require_list(P, body, "messages")
-    max_tokens = validation.optional_int(P, body, "max_tokens")
+    model = validation.require_str(PROVIDER, body, "model")
+    messages = validation.require_list(PROVIDER, body, "messages")
+    max_tokens = validation.optional_int(PROVIDER, body, "max_tokens")
     if max_tokens is None:
-        raise errors.missing_field(P, "max_tokens")
-    stream = validation.optional_bool(P, body, "stream")
+        raise errors.missing_field(PROVIDER, "max_tokens")
+    stream = validation.optional_bool(PROVIDER, body, "stream")
     conversation = parse_conversation(body, model, messages, max_tokens)
-    validation.check_model_and_triggers(P, model, conversation, stream)
+    validation.check_model_and_triggers(PROVIDER, model, conversation, stream)
     answer = build_answer(body, conversation, max_tokens)
     if threaded:
         message_threads.hold(body, message_id(answer), content_blocks(answer))
@@ -63,9 +65,9 @@ def handle(body: dict[str, Any]) -> dict[str, Any] | Iterator[bytes]:
 
 def count_tokens(body: dict[str, Any]) -> dict[str, Any]:
     """`POST /v1/messages/count_tokens`: the input tokens `messages.create` would report."""
-    model = validation.require_str(P, body, "model")
-    validation.require_list(P, body, "messages")
-    catalog.check_model(P, model)
+    model = validation.require_str(PROVIDER, body, "model")
+    validation.require_list(PROVIDER, body, "messages")
+    catalog.check_model(PROVIDER, model)
     total, _, _, _ = cache_counts(body)
     return {"input_tokens": total}
 
@@ -76,12 +78,12 @@ def parse_conversation(
     turns: list[Turn] = []
     for index, message in enumerate(messages):
         field = f"messages.{index}"
-        message = validation.require_dict(P, message, field)
+        message = validation.require_dict(PROVIDER, message, field)
         if message.get("role") not in ("user", "assistant"):
-            raise errors.invalid_field(P, f"{field}.role", "expected 'user' or 'assistant'")
+            raise errors.invalid_field(PROVIDER, f"{field}.role", "expected 'user' or 'assistant'")
         if not isinstance(message.get("content"), (str, list)):
             raise errors.invalid_field(
-                P, f"{field}.content", "expected a string or a list of blocks"
+                PROVIDER, f"{field}.content", "expected a string or a list of blocks"
             )
         turns.extend(_turns(message))
     choice = as_dict(body.get("tool_choice"))
@@ -110,22 +112,24 @@ def thinking_enabled(body: dict[str, Any], max_tokens: int) -> bool:
     thinking = body.get("thinking")
     if thinking is None:
         return False
-    thinking = validation.require_dict(P, thinking, "thinking")
+    thinking = validation.require_dict(PROVIDER, thinking, "thinking")
     kind = thinking.get("type")
     if kind == "enabled":
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or budget < MIN_THINKING_BUDGET:
             raise errors.invalid_field(
-                P, "thinking.enabled.budget_tokens", f"must be an integer >= {MIN_THINKING_BUDGET}"
+                PROVIDER,
+                "thinking.enabled.budget_tokens",
+                f"must be an integer >= {MIN_THINKING_BUDGET}",
             )
         if budget >= max_tokens:
             raise errors.invalid_field(
-                P, "max_tokens", "must be greater than thinking.budget_tokens"
+                PROVIDER, "max_tokens", "must be greater than thinking.budget_tokens"
             )
         return True
     if kind not in ("disabled", "adaptive"):
         raise errors.invalid_field(
-            P, "thinking.type", "expected 'enabled', 'adaptive' or 'disabled'"
+            PROVIDER, "thinking.type", "expected 'enabled', 'adaptive' or 'disabled'"
         )
     return kind == "adaptive"
 
@@ -178,7 +182,7 @@ def parse_tools(body: dict[str, Any]) -> tuple[Tool, ...]:
             description=str(tool.get("description") or ""),
             schema=as_dict(tool.get("input_schema")),
         )
-        for tool in validation.optional_list(P, body, "tools")
+        for tool in validation.optional_list(PROVIDER, body, "tools")
         if isinstance(tool, dict) and tool.get("type") in (None, "custom")
     )
 

@@ -95,10 +95,6 @@ class Reply:
     tool_calls: tuple[ToolCall, ...] = ()
     redacted_thinking: bool = False
 
-    @property
-    def wants_tools(self) -> bool:
-        return bool(self.tool_calls)
-
 
 def as_dict(value: Any) -> dict[str, Any]:
     """`value` when it is a JSON object, else an empty one (lenient reading of optional parts)."""

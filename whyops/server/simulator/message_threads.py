@@ -21,7 +21,8 @@ from typing import Any
 from . import errors, validation
 from .conversation import as_list
 
-P = errors.ANTHROPIC
+# The provider whose error bodies this module answers with.
+PROVIDER = errors.ANTHROPIC
 CAPACITY = 2000
 MAX_BYTES = 64 * 1024 * 1024  # JSON held in all, so long threads cannot fill the memory
 NOT_HELD = ("messages", "thread", "stream")  # per-turn fields a thread does not keep
@@ -71,15 +72,15 @@ def resolve(body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     turn), and whether the answer is to be held as a thread."""
     if body.get("thread") is None:
         return body, False
-    thread = validation.require_dict(P, body["thread"], "thread")
+    thread = validation.require_dict(PROVIDER, body["thread"], "thread")
     kind = thread.get("type")
     if kind == "create":
         return body, True
     if kind != "continue":
-        raise errors.invalid_field(P, "thread.type", "expected 'create' or 'continue'")
+        raise errors.invalid_field(PROVIDER, "thread.type", "expected 'create' or 'continue'")
     previous = thread.get("previous_message_id")
     if not isinstance(previous, str) or not previous:
-        raise errors.missing_field(P, "thread.previous_message_id")
+        raise errors.missing_field(PROVIDER, "thread.previous_message_id")
     held = STORE.get(previous)
     if held is None:
         raise errors.ApiError(

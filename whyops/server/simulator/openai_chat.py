@@ -24,7 +24,8 @@ from .conversation import (
     as_list,
 )
 
-P = errors.OPENAI
+# The provider whose error bodies this module answers with.
+PROVIDER = errors.OPENAI
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 FINGERPRINT = "fp_whyops_sim"
 ARGUMENT_PIECE = 16
@@ -43,11 +44,11 @@ class Answer:
 
 def handle(body: dict[str, Any]) -> dict[str, Any] | Iterator[bytes]:
     """The whole completion, or (for `stream: true`) the SSE frames to send."""
-    model = validation.require_str(P, body, "model")
-    messages = validation.require_list(P, body, "messages")
-    stream = validation.optional_bool(P, body, "stream")
+    model = validation.require_str(PROVIDER, body, "model")
+    messages = validation.require_list(PROVIDER, body, "messages")
+    stream = validation.optional_bool(PROVIDER, body, "stream")
     conversation = parse_conversation(body, model, messages)
-    validation.check_model_and_triggers(P, model, conversation, stream)
+    validation.check_model_and_triggers(PROVIDER, model, conversation, stream)
     answer = build_answer(body, conversation)
     if not stream:
         return completion_payload(answer)
@@ -62,12 +63,14 @@ def parse_conversation(body: dict[str, Any], model: str, messages: list[Any]) ->
     turns: list[Turn] = []
     for index, message in enumerate(messages):
         field = f"messages[{index}]"
-        message = validation.require_dict(P, message, field)
+        message = validation.require_dict(PROVIDER, message, field)
         role = message.get("role")
         if role not in ROLES:
-            raise errors.invalid_field(P, f"{field}.role", f"expected one of {', '.join(ROLES)}")
+            raise errors.invalid_field(
+                PROVIDER, f"{field}.role", f"expected one of {', '.join(ROLES)}"
+            )
         if role in ("system", "developer"):
-            system.append(content_text(message.get("content")))
+            system.append(text_with_placeholders(message.get("content")))
         else:
             turns.append(_turn(role, message))
     return Conversation(
@@ -92,8 +95,10 @@ def output_format(spec: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def content_text(content: Any) -> str:
-    """Text of a string or of a list of parts (`text`, `input_text`, `output_text`, refusal)."""
+def text_with_placeholders(content: Any) -> str:
+    """What the model reads of a message's content: a string as is; of a list of parts, each
+    part's text (`text`, `input_text`, `output_text`, refusal) on its own line, and a
+    ``[type]`` placeholder for a part without text (an image, a file); never None."""
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
@@ -109,7 +114,7 @@ def content_text(content: Any) -> str:
 
 
 def _turn(role: str, message: dict[str, Any]) -> Turn:
-    text = content_text(message.get("content"))
+    text = text_with_placeholders(message.get("content"))
     if role == "tool":
         result = ToolResult(call_id=str(message.get("tool_call_id", "")), content=text)
         return Turn("tool", results=(result,))
@@ -143,10 +148,10 @@ def _loads_object(text: Any) -> dict[str, Any]:
 
 def parse_tools(body: dict[str, Any]) -> tuple[Tool, ...]:
     tools = []
-    for entry in validation.optional_list(P, body, "tools"):
+    for entry in validation.optional_list(PROVIDER, body, "tools"):
         if isinstance(entry, dict) and isinstance(entry.get("function"), dict):
             tools.append(_tool(entry["function"]))
-    for entry in validation.optional_list(P, body, "functions"):
+    for entry in validation.optional_list(PROVIDER, body, "functions"):
         if isinstance(entry, dict):
             tools.append(_tool(entry))
     return tuple(tools)

@@ -17,20 +17,21 @@ from typing import Any
 from . import catalog, errors, tokens, validation
 from .conversation import Conversation, Turn
 
-P = errors.OPENAI
+# The provider whose error bodies this module answers with.
+PROVIDER = errors.OPENAI
 WHOLE_TEXT_WEIGHT = 0.5
 _WORD = re.compile(r"\w+")
 
 
 def handle(body: dict[str, Any]) -> dict[str, Any]:
-    model = validation.require_str(P, body, "model")
+    model = validation.require_str(PROVIDER, body, "model")
     texts, counts = parse_input(body)
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
-        raise errors.invalid_field(P, "encoding_format", "expected 'float' or 'base64'")
+        raise errors.invalid_field(PROVIDER, "encoding_format", "expected 'float' or 'base64'")
     dimensions = embedding_size(body, model)
     conversation = Conversation(model=model, turns=(Turn("user", text=texts[-1]),))
-    validation.check_model_and_triggers(P, model, conversation, stream=False)
+    validation.check_model_and_triggers(PROVIDER, model, conversation, stream=False)
     data = [
         {
             "object": "embedding",
@@ -45,20 +46,22 @@ def handle(body: dict[str, Any]) -> dict[str, Any]:
 
 def embedding_size(body: dict[str, Any], model: str) -> int:
     largest = catalog.embedding_dimensions(model)
-    dimensions = validation.optional_int(P, body, "dimensions") or largest
+    dimensions = validation.optional_int(PROVIDER, body, "dimensions") or largest
     if dimensions > largest:
-        raise errors.invalid_field(P, "dimensions", f"must be at most {largest} for {model}")
+        raise errors.invalid_field(PROVIDER, "dimensions", f"must be at most {largest} for {model}")
     return dimensions
 
 
 def parse_input(body: dict[str, Any]) -> tuple[list[str], list[int]]:
     """Texts and their token counts from a string, strings, a token array or token arrays."""
     if "input" not in body or body["input"] is None:
-        raise errors.missing_field(P, "input")
+        raise errors.missing_field(PROVIDER, "input")
     raw = body["input"]
     items = [raw] if isinstance(raw, str) or _is_token_array(raw) else raw
     if not isinstance(items, list) or not items:
-        raise errors.invalid_field(P, "input", "expected a string, an array of strings or tokens")
+        raise errors.invalid_field(
+            PROVIDER, "input", "expected a string, an array of strings or tokens"
+        )
     texts, counts = [], []
     for index, item in enumerate(items):
         if isinstance(item, str):
@@ -68,7 +71,9 @@ def parse_input(body: dict[str, Any]) -> tuple[list[str], list[int]]:
             texts.append(" ".join(str(token) for token in item))
             counts.append(len(item))
         else:
-            raise errors.invalid_field(P, f"input[{index}]", "expected a string or token array")
+            raise errors.invalid_field(
+                PROVIDER, f"input[{index}]", "expected a string or token array"
+            )
     return texts, counts
 
 

@@ -10,10 +10,11 @@ import attrs
 
 from . import brain, catalog, errors, ids, phrases, tokens, validation
 from .conversation import Conversation, Reply, Tool, ToolCall, ToolResult, Turn, as_dict, as_list
-from .openai_chat import content_text, output_format, parse_tool_choice
+from .openai_chat import output_format, parse_tool_choice, text_with_placeholders
 from .responses_stream import response_frames
 
-P = errors.OPENAI
+# The provider whose error bodies this module answers with.
+PROVIDER = errors.OPENAI
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 
 
@@ -28,12 +29,12 @@ class Answer:
 
 def handle(body: dict[str, Any]) -> dict[str, Any] | Iterator[bytes]:
     """The whole response, or (for `stream: true`) the SSE events to send."""
-    model = validation.require_str(P, body, "model")
-    stream = validation.optional_bool(P, body, "stream")
+    model = validation.require_str(PROVIDER, body, "model")
+    stream = validation.optional_bool(PROVIDER, body, "stream")
     if body.get("input") is None and not body.get("previous_response_id"):
-        raise errors.missing_field(P, "input")
+        raise errors.missing_field(PROVIDER, "input")
     conversation = parse_conversation(body, model)
-    validation.check_model_and_triggers(P, model, conversation, stream)
+    validation.check_model_and_triggers(PROVIDER, model, conversation, stream)
     answer = build_answer(body, conversation)
     if not stream:
         return response_payload(answer)
@@ -45,14 +46,16 @@ def parse_conversation(body: dict[str, Any], model: str) -> Conversation:
     raw = body.get("input")
     items = [{"role": "user", "content": raw}] if isinstance(raw, str) else raw or []
     if not isinstance(items, list):
-        raise errors.invalid_field(P, "input", "expected a string or an array of input items")
+        raise errors.invalid_field(
+            PROVIDER, "input", "expected a string or an array of input items"
+        )
     system = [body["instructions"]] if isinstance(body.get("instructions"), str) else []
     turns: list[Turn] = []
     for index, item in enumerate(items):
-        item = validation.require_dict(P, item, f"input[{index}]")
+        item = validation.require_dict(PROVIDER, item, f"input[{index}]")
         kind = item.get("type", "message")
         if kind == "message" and item.get("role") in ("system", "developer"):
-            system.append(content_text(item.get("content")))
+            system.append(text_with_placeholders(item.get("content")))
         elif kind == "message":
             turns.append(_message_turn(item, index))
         elif kind in ("function_call", "function_call_output"):
@@ -74,15 +77,15 @@ def _message_turn(item: dict[str, Any], index: int) -> Turn:
     role = item.get("role")
     if role not in MESSAGE_ROLES:
         roles = ", ".join(MESSAGE_ROLES)
-        raise errors.invalid_field(P, f"input[{index}].role", f"expected one of {roles}")
-    return Turn(str(role), text=content_text(item.get("content")))
+        raise errors.invalid_field(PROVIDER, f"input[{index}].role", f"expected one of {roles}")
+    return Turn(str(role), text=text_with_placeholders(item.get("content")))
 
 
 def _call_turn(item: dict[str, Any]) -> Turn:
     call_id = str(item.get("call_id") or item.get("id") or "")
     if item["type"] == "function_call_output":
         output = item.get("output")
-        text = output if isinstance(output, str) else content_text(output)
+        text = output if isinstance(output, str) else text_with_placeholders(output)
         return Turn("tool", results=(ToolResult(call_id, text),))
     try:
         arguments = json.loads(item.get("arguments") or "{}")
@@ -101,7 +104,7 @@ def parse_tools(body: dict[str, Any]) -> tuple[Tool, ...]:
             description=str(tool.get("description") or ""),
             schema=tool["parameters"] if isinstance(tool.get("parameters"), dict) else {},
         )
-        for tool in validation.optional_list(P, body, "tools")
+        for tool in validation.optional_list(PROVIDER, body, "tools")
         if isinstance(tool, dict) and tool.get("type") == "function"
     )
 

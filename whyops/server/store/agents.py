@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import uuid
 from typing import Any
 
+from whyops.server.store.dialect import Connection
 from whyops.server.store.rows import InitOutcome
 from whyops.server.store.writer import WriterState
 from whyops.server.timeutil import now_iso
@@ -27,7 +27,7 @@ def version_hash(metadata: dict[str, Any]) -> str:
 
 
 def init_agent(
-    conn: sqlite3.Connection,
+    conn: Connection,
     state: WriterState,
     project_id: str,
     name: str,
@@ -40,6 +40,7 @@ def init_agent(
     """
     digest = version_hash(metadata)
     now = now_iso()
+    state.lock(conn, [("agent", project_id, name)])
     agent_id, latest = _find_or_create(conn, project_id, name, now)
     found = conn.execute(
         "SELECT id FROM agent_versions WHERE agent_id = ? AND hash = ?", (agent_id, digest)
@@ -51,12 +52,12 @@ def init_agent(
     else:
         version_id = _insert_version(conn, agent_id, digest, metadata, now, auto=False)
         outcome = InitOutcome(agent_id, version_id, digest, created=True)
-    state.agents[(project_id, name)] = (outcome.agent_id, outcome.version_id)
+    state.remember_agent((project_id, name), (outcome.agent_id, outcome.version_id))
     return outcome
 
 
 def _find_or_create(
-    conn: sqlite3.Connection, project_id: str, name: str, now: str
+    conn: Connection, project_id: str, name: str, now: str
 ) -> tuple[str, str | None]:
     """(agent id, latest version id or None)."""
     row = conn.execute(
@@ -74,7 +75,7 @@ def _find_or_create(
 
 
 def _insert_version(
-    conn: sqlite3.Connection,
+    conn: Connection,
     agent_id: str,
     digest: str,
     metadata: dict[str, Any],
@@ -83,16 +84,17 @@ def _insert_version(
     auto: bool,
 ) -> str:
     version_id = str(uuid.uuid4())
+    text = json.dumps(metadata, ensure_ascii=False)
     conn.execute(
         "INSERT INTO agent_versions (id, agent_id, hash, metadata, auto_created, created_at,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (version_id, agent_id, digest, json.dumps(metadata, ensure_ascii=False), auto, now, now),
+        (version_id, agent_id, digest, text, int(auto), now, now),  # 0/1: an INTEGER column
     )
     _make_latest(conn, agent_id, version_id, now)
     return version_id
 
 
-def _make_latest(conn: sqlite3.Connection, agent_id: str, version_id: str, now: str) -> None:
+def _make_latest(conn: Connection, agent_id: str, version_id: str, now: str) -> None:
     conn.execute(
         "UPDATE agents SET latest_version_id = ?, updated_at = ? WHERE id = ?",
         (version_id, now, agent_id),
@@ -101,15 +103,21 @@ def _make_latest(conn: sqlite3.Connection, agent_id: str, version_id: str, now: 
 
 
 def resolve_agent(
-    conn: sqlite3.Connection,
+    conn: Connection,
     state: WriterState,
     project_id: str,
     name: str,
     event_metadata: dict[str, Any] | None,
+    binds: bool = True,
 ) -> tuple[str, str]:
-    """(agent id, latest version id) for an event's agentName, creating it if unknown."""
+    """(agent id, latest version id) for an event's agentName, creating it if unknown.
+
+    ``binds``: a new trace takes the version returned, which must then be the latest even when
+    other servers write (the cache is exact only for the only writer); an agent merely named
+    needs to exist, which a cached one does.
+    """
     key = (project_id, name)
-    cached = state.agents.get(key)
+    cached = state.agents.get(key) if state.exclusive or not binds else None
     if cached is not None:
         return cached
     row = conn.execute(
@@ -117,8 +125,8 @@ def resolve_agent(
         (project_id, name),
     ).fetchone()
     if row is not None and row[1] is not None:
-        state.agents[key] = (row[0], row[1])
-        return state.agents[key]
+        state.remember_agent(key, (row[0], row[1]))
+        return row[0], row[1]
     outcome = init_agent(conn, state, project_id, name, _auto_metadata(event_metadata))
     conn.execute("UPDATE agent_versions SET auto_created = 1 WHERE id = ?", (outcome.version_id,))
     return outcome.agent_id, outcome.version_id

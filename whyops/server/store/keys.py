@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import uuid
 from collections.abc import Sequence
 
 from whyops.server.settings import KeySpec
+from whyops.server.store.dialect import Connection, begin_locked
 from whyops.server.store.rows import Project
 from whyops.server.timeutil import now_iso
 
@@ -29,7 +29,7 @@ def project_name_for(spec: KeySpec) -> str:
     return spec.project or f"key-{hash_key(spec.key)[:12]}"
 
 
-def _project(conn: sqlite3.Connection, name: str) -> Project:
+def _project(conn: Connection, name: str) -> Project:
     row = conn.execute("SELECT id FROM projects WHERE name = ?", (name,)).fetchone()
     if row is not None:
         return Project(id=row[0], name=name)
@@ -42,7 +42,7 @@ def _project(conn: sqlite3.Connection, name: str) -> Project:
 
 
 def resolve_keys(
-    conn: sqlite3.Connection, specs: Sequence[KeySpec]
+    conn: Connection, specs: Sequence[KeySpec]
 ) -> tuple[dict[str, Project], str | None]:
     """The valid keys, as ``{sha256(key): project}``, plus a key generated just now, if any.
 
@@ -50,7 +50,7 @@ def resolve_keys(
     are kept in the database so data stays visible across restarts. Without configured keys,
     the keys stored in the database are used, and one is generated when there are none.
     """
-    conn.execute("BEGIN IMMEDIATE")
+    begin_locked(conn, "keys")  # servers starting together generate one key, not two
     try:
         if specs:
             keys = {hash_key(s.key): _project(conn, project_name_for(s)) for s in specs}
@@ -64,7 +64,7 @@ def resolve_keys(
     return keys, generated
 
 
-def _stored_keys(conn: sqlite3.Connection) -> tuple[dict[str, Project], str | None]:
+def _stored_keys(conn: Connection) -> tuple[dict[str, Project], str | None]:
     rows = conn.execute(
         "SELECT k.key_hash, p.id, p.name FROM api_keys k JOIN projects p ON p.id = k.project_id"
     ).fetchall()
@@ -79,15 +79,15 @@ def _stored_keys(conn: sqlite3.Connection) -> tuple[dict[str, Project], str | No
     return {hash_key(key): project}, key
 
 
-def store_key(conn: sqlite3.Connection, key: str, project_name: str) -> Project:
+def store_key(conn: Connection, key: str, project_name: str) -> Project:
     """Keep ``key`` (hashed) for ``project_name``, so later starts without configured keys
     accept it; a key stored already keeps its project."""
-    conn.execute("BEGIN IMMEDIATE")
+    begin_locked(conn, "keys")
     try:
         project = _project(conn, project_name)
         conn.execute(
-            "INSERT OR IGNORE INTO api_keys (key_hash, project_id, prefix, created_at)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO api_keys (key_hash, project_id, prefix, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (hash_key(key), project.id, key[:12], now_iso()),
         )
         conn.execute("COMMIT")

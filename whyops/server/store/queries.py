@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
+
+from whyops.server.store.dialect import Connection, dialect_of
+
+# A row readable by position and by column name (``sqlite3.Row``, or ``pg.PgRow``).
+Row = Any
 
 # Every event query selects these, in this order, then ts_us, content, metadata. Rows come back
 # as plain tuples: the read API turns them into JSON without parsing content or metadata.
@@ -50,8 +54,8 @@ def _event_columns(content: bool, metadata: bool) -> str:
     )
 
 
-def _tuples(conn: sqlite3.Connection, query: str, params: Sequence[Any]) -> list[EventTuple]:
-    cursor = conn.cursor()
+def _tuples(conn: Connection, query: str, params: Sequence[Any]) -> list[EventTuple]:
+    cursor = conn.cursor()  # type: ignore[attr-defined]
     cursor.row_factory = None
     return cursor.execute(query, params).fetchall()
 
@@ -66,7 +70,7 @@ TRACE_COLUMNS = (
 
 
 def trace_events(
-    conn: sqlite3.Connection,
+    conn: Connection,
     project_id: str,
     trace_id: str,
     *,
@@ -83,9 +87,9 @@ def trace_events(
     return _tuples(conn, query, (project_id, trace_id, limit, offset))
 
 
-def get_trace(conn: sqlite3.Connection, project_id: str, trace_id: str) -> sqlite3.Row | None:
+def get_trace(conn: Connection, project_id: str, trace_id: str) -> Row | None:
     query = f"SELECT {TRACE_COLUMNS} FROM traces t WHERE t.project_id = ? AND t.trace_id = ?"
-    row: sqlite3.Row | None = conn.execute(query, (project_id, trace_id)).fetchone()
+    row: Row | None = conn.execute(query, (project_id, trace_id)).fetchone()
     return row
 
 
@@ -129,8 +133,8 @@ class TraceFilter:
 
 
 def list_traces(
-    conn: sqlite3.Connection, project_id: str, where: TraceFilter, *, limit: int, offset: int
-) -> tuple[int, list[sqlite3.Row]]:
+    conn: Connection, project_id: str, where: TraceFilter, *, limit: int, offset: int
+) -> tuple[int, list[Row]]:
     clause, params = where.where()
     params = [project_id, *params]
     (total,) = conn.execute(f"SELECT count(*) FROM traces t WHERE {clause}", params).fetchone()
@@ -143,7 +147,7 @@ def list_traces(
 
 
 def list_events(
-    conn: sqlite3.Connection,
+    conn: Connection,
     project_id: str,
     trace_id: str | None,
     *,
@@ -167,7 +171,7 @@ def list_events(
 
 
 def get_event(
-    conn: sqlite3.Connection, project_id: str, event_id: str, *, content: bool, metadata: bool
+    conn: Connection, project_id: str, event_id: str, *, content: bool, metadata: bool
 ) -> EventTuple | None:
     columns = _event_columns(content, metadata)
     query = f"SELECT {columns} FROM events WHERE id = ? AND project_id = ?"
@@ -176,13 +180,13 @@ def get_event(
 
 
 def list_agents(
-    conn: sqlite3.Connection,
+    conn: Connection,
     project_id: str,
     *,
     limit: int,
     offset: int,
     agent_id: str | None = None,
-) -> tuple[int, list[sqlite3.Row]]:
+) -> tuple[int, list[Row]]:
     """Agents with their version, trace, event and error counts, most recently updated first.
 
     ``error_count`` counts error events; ``traces_with_errors`` the traces holding one or more.
@@ -212,8 +216,8 @@ def list_agents(
     return int(total), rows
 
 
-def find_agent(conn: sqlite3.Connection, project_id: str, id_or_name: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
+def find_agent(conn: Connection, project_id: str, id_or_name: str) -> Row | None:
+    row: Row | None = conn.execute(
         "SELECT id, name FROM agents WHERE project_id = ? AND (id = ? OR name = ?)"
         " ORDER BY id = ? DESC LIMIT 1",
         (project_id, id_or_name, id_or_name, id_or_name),
@@ -221,8 +225,8 @@ def find_agent(conn: sqlite3.Connection, project_id: str, id_or_name: str) -> sq
     return row
 
 
-def agent_version(conn: sqlite3.Connection, version_id: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
+def agent_version(conn: Connection, version_id: str) -> Row | None:
+    row: Row | None = conn.execute(
         "SELECT id, hash, metadata, auto_created, created_at, updated_at FROM agent_versions"
         " WHERE id = ?",
         (version_id,),
@@ -230,9 +234,11 @@ def agent_version(conn: sqlite3.Connection, version_id: str) -> sqlite3.Row | No
     return row
 
 
-def agent_versions(conn: sqlite3.Connection, agent_id: str) -> list[sqlite3.Row]:
-    return conn.execute(
+def agent_versions(conn: Connection, agent_id: str) -> list[Row]:
+    order = dialect_of(conn).insertion_order
+    rows: list[Row] = conn.execute(
         "SELECT id, hash, metadata, auto_created, created_at, updated_at FROM agent_versions"
-        " WHERE agent_id = ? ORDER BY created_at, rowid",
+        f" WHERE agent_id = ? ORDER BY created_at, {order}",
         (agent_id,),
     ).fetchall()
+    return rows

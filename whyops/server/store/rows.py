@@ -7,9 +7,11 @@ from typing import Any, NamedTuple
 import attrs
 
 
-@attrs.define(slots=True)
+@attrs.define(slots=True, kw_only=True)
 class EventRow:
-    """One validated event, ready to insert. JSON columns are already serialized."""
+    """One validated event, ready to insert. JSON columns are already serialized.
+
+    Built by keyword only: 17 optional fields in a row are too easy to shift by one."""
 
     item: int
     event_type: str

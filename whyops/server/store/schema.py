@@ -1,12 +1,18 @@
-"""Schema and migrations, keyed on ``PRAGMA user_version``.
+"""Schema and migrations, keyed on ``PRAGMA user_version`` (SQLite) or the ``whyops_schema``
+table (PostgreSQL).
 
 Each migration is applied once, in order, inside one transaction with the version bump, so a
-database is always at exactly one known version.
+database is always at exactly one known version. PostgreSQL runs the same scripts, rewritten by
+its dialect, plus its own additions, under an advisory lock: servers starting together migrate
+one after the other, and all but the first find nothing left to do.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
+
+from whyops.server.store.dialect import POSTGRESQL
 
 _V1 = """
 CREATE TABLE projects (
@@ -109,21 +115,69 @@ CREATE UNIQUE INDEX events_by_idempotency_key
 MIGRATIONS: tuple[str, ...] = (_V1,)
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# What PostgreSQL adds to each version: the insertion order SQLite's rowid gives, the index
+# that finds a trace's last step (the writer cannot keep it in memory when several servers
+# write), and the proxy's remembered answer ids (in memory on SQLite, where one server runs).
+_PG_V1 = """
+ALTER TABLE agent_versions ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;
+CREATE INDEX events_by_step ON events (project_id, trace_id, step_id);
+CREATE TABLE proxy_answers (
+    project_id TEXT COLLATE "C" NOT NULL,
+    answer_id TEXT COLLATE "C" NOT NULL,
+    trace_id TEXT COLLATE "C" NOT NULL,
+    created_us BIGINT NOT NULL,
+    PRIMARY KEY (project_id, answer_id)
+);
+CREATE INDEX proxy_answers_by_age ON proxy_answers (created_us);
+"""
+PG_EXTRAS: tuple[str, ...] = (_PG_V1,)
+# pg_advisory_xact_lock key serializing migrations ("whyops" in ASCII).
+MIGRATION_LOCK = 0x7768796F7073
+
 
 class SchemaTooNewError(RuntimeError):
     """The database was written by a newer whyops than this one."""
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to :data:`SCHEMA_VERSION`; returns the version found before."""
-    (found,) = conn.execute("PRAGMA user_version").fetchone()
+def _refuse_newer(found: int) -> None:
     if found > SCHEMA_VERSION:
         raise SchemaTooNewError(
             f"database schema version {found} is newer than this server ({SCHEMA_VERSION})"
         )
+
+
+def migrate(conn: Any) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION`; returns the version found before."""
+    if not isinstance(conn, sqlite3.Connection):
+        return _migrate_pg(conn)
+    (found,) = conn.execute("PRAGMA user_version").fetchone()
+    _refuse_newer(found)
     for version in range(found, SCHEMA_VERSION):
         script = MIGRATIONS[version]
         conn.executescript(
             f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
         )
     return int(found)
+
+
+def _migrate_pg(conn: Any) -> int:
+    """PostgreSQL: every step in one transaction, holding the migration lock."""
+    raw = conn.raw
+    raw.execute("BEGIN")
+    try:
+        raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        raw.execute("CREATE TABLE IF NOT EXISTS whyops_schema (version INTEGER NOT NULL)")
+        row = raw.execute("SELECT max(version) FROM whyops_schema").fetchone()
+        found = int(row[0] or 0)
+        _refuse_newer(found)
+        for version in range(found, SCHEMA_VERSION):
+            raw.execute(POSTGRESQL.schema(MIGRATIONS[version]) + PG_EXTRAS[version])
+        if found < SCHEMA_VERSION:
+            raw.execute("DELETE FROM whyops_schema")
+            raw.execute("INSERT INTO whyops_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
+        raw.execute("COMMIT")
+    except BaseException:
+        if not raw.broken:
+            raw.execute("ROLLBACK")
+        raise
+    return found

@@ -38,7 +38,9 @@ class TokenUsage:
     """Token counts of one model call.
 
     ``prompt_tokens`` follows the provider: OpenAI counts cached prompt tokens in
-    it, Anthropic does not (see docs/wire-format.md).
+    it, Anthropic does not (see docs/wire-format.md). ``reasoning_tokens`` are part of
+    ``completion_tokens``; ``cache_write_5m_tokens`` and ``cache_write_1h_tokens`` split
+    ``cache_creation_tokens`` by cache lifetime (Anthropic).
     """
 
     prompt_tokens: int | None = None
@@ -46,6 +48,10 @@ class TokenUsage:
     total_tokens: int | None = None
     cache_read_tokens: int | None = None
     cache_creation_tokens: int | None = None
+    # Keyword-only, after the first five, so positional constructions keep their meaning.
+    reasoning_tokens: int | None = attrs.field(default=None, kw_only=True)
+    cache_write_5m_tokens: int | None = attrs.field(default=None, kw_only=True)
+    cache_write_1h_tokens: int | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -123,7 +129,7 @@ class EventRecord:
         """The wire event, with the generated fields filled in."""
         if self.time_ns is None and self.random_bits is None:
             return self.draft
-        from whyops.wire import complete_event
+        from whyops.wire.stamp import complete_event
 
         return complete_event(self)
 

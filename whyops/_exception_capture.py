@@ -24,7 +24,7 @@ from types import CodeType, TracebackType
 from typing import Any
 
 from whyops._snapshot import cut_text, exception_bytes
-from whyops.models import ExceptionInfo
+from whyops.wire.records import ExceptionInfo
 
 __all__ = [
     "CapturedException",

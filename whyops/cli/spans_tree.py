@@ -1,7 +1,7 @@
 """The read API's spans JSON (``GET /api/traces/{id}/spans``) as :class:`TreeNode` trees.
 
 Used by ``whyops show`` and ``whyops demo``, so a stored trace prints exactly as the SDK's
-console exporter prints it.
+console exporter prints it (both draw with :mod:`whyops.render`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from whyops.models import SpanKind, Status, TokenUsage
 from whyops.render import TreeNode, fold_thinking
+from whyops.wire.records import SpanKind, Status, TokenUsage
 
 
 def parse_timestamp_ns(value: Any) -> int | None:

@@ -26,7 +26,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from whyops.terminal import CommandError, ReadClient, nodes_from_json, page_link
+from whyops.cli.arguments import add_color_argument, run_guarded, use_color
+from whyops.cli.readapi_client import CommandError, ReadClient
+from whyops.cli.spans_tree import nodes_from_json
+from whyops.render import render_tree
+from whyops.server.pagelink import page_link
 
 if TYPE_CHECKING:
     from whyops.server.run import RunningServer
@@ -52,20 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--db", default=DEFAULT_DB, help=f"SQLite file for the demo's traces (default {DEFAULT_DB})"
     )
     parser.add_argument("--once", action="store_true", help="exit after printing the traces")
-    parser.add_argument(
-        "--color",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="colour the trees (default: when stdout is a terminal)",
-    )
+    add_color_argument(parser, "colour the trees")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return _run(args)
-    except CommandError as exc:
-        print(f"whyops demo: {exc}", file=sys.stderr)
-        return 1
+        return run_guarded(lambda: _run(args), "whyops demo")
     except KeyboardInterrupt:
         print("\nwhyops demo: interrupted", file=sys.stderr)
         return 130
@@ -85,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         say(f"server ready at {server.base_url}")
         turns = run_example(example, server.base_url, api_key)
         say(f"\nthe {len(turns)} traces, as the server stored them:")
-        print_trees(server.base_url, api_key, turns, color=_color(args.color))
+        print_trees(server.base_url, api_key, turns, color=use_color(args.color))
         say(f"\nweb page: {page_link(server.base_url, api_key)}")
         if args.once:
             say(f"(--once: the server has stopped; the traces stay in {args.db}.")
@@ -182,8 +178,6 @@ def run_example(example: ModuleType, base_url: str, api_key: str) -> list[Any]:
 
 
 def print_trees(base_url: str, api_key: str, turns: Sequence[Any], *, color: bool) -> None:
-    from whyops.render import render_tree
-
     client = ReadClient(base_url, api_key)
     for turn in turns:
         spans = wait_for_spans(client, turn.trace_id)
@@ -197,7 +191,7 @@ def wait_for_spans(client: ReadClient, trace_id: str) -> list[Any]:
     deadline = time.monotonic() + SPANS_SETTLE_SECONDS
     previous: list[Any] = []
     while time.monotonic() < deadline:
-        data = client.get_optional(f"/api/traces/{trace_id}/spans", {})
+        data = client.trace_spans(trace_id)
         spans = list((data or {}).get("spans", []))
         if spans and len(spans) == len(previous) and _all_ended(spans):
             return spans
@@ -210,12 +204,6 @@ def wait_for_spans(client: ReadClient, trace_id: str) -> list[Any]:
 
 def _all_ended(spans: Sequence[Any]) -> bool:
     return all(span.get("end") or span.get("durationMs") is not None for span in spans)
-
-
-def _color(choice: str) -> bool:
-    if choice != "auto":
-        return choice == "always"
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
 def _wait_for_interrupt() -> None:

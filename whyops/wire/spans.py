@@ -1,24 +1,15 @@
-"""One span's fields, taken from the events that share its ``spanId``."""
+"""Events back to spans: one span's fields, taken from the events that share its ``spanId``.
+
+The read API's event dicts (camelCase, with ``model``, ``provider``, ``hasError`` and
+``latencyMs`` lifted out of the metadata) go in; the span the page, the terminal and
+``/api/traces/{id}/spans`` show comes out. The inverse of :mod:`whyops.wire.encode`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-_KIND_BY_TYPE = {
-    "tool_call_request": "tool",
-    "tool_call_response": "tool",
-    "tool_result": "tool",
-    "user_message": "llm",
-    "llm_response": "llm",
-    "llm_thinking": "llm",
-    "embedding_request": "embedding",
-    "embedding_response": "embedding",
-}
-_CLOSING = frozenset({"tool_call_response", "llm_response", "embedding_response", "error"})
-# What a call was asked: the SDK's and the proxy's request-side events. The proxy opens a model
-# call that follows a tool answer with ``tool_result`` (content.messages); the SDK's own
-# ``tool_result`` (``{toolName, output}``) reports an output and opens nothing.
-_OPENING = frozenset({"tool_call_request", "user_message", "embedding_request"})
+from whyops.wire.events import CLOSING, KIND_BY_TYPE, OPENING, EventType
 
 Timed = tuple[dict[str, Any], int]
 
@@ -33,10 +24,12 @@ def _content(event: dict[str, Any]) -> Any:
 
 
 def _is_opening(event: dict[str, Any]) -> bool:
-    if event["eventType"] == "tool_result":
+    # The proxy opens a model call that follows a tool answer with ``tool_result``
+    # (content.messages); the SDK's own ``tool_result`` (``{toolName, output}``) opens nothing.
+    if event["eventType"] == EventType.TOOL_RESULT:
         content = _content(event)
         return isinstance(content, dict) and "messages" in content
-    return event["eventType"] in _OPENING
+    return event["eventType"] in OPENING
 
 
 def _inputs(opening: dict[str, Any] | None) -> Any:
@@ -45,28 +38,28 @@ def _inputs(opening: dict[str, Any] | None) -> Any:
     content = _content(opening)
     if not isinstance(content, dict):
         return content
-    if opening["eventType"] == "tool_call_request":
+    if opening["eventType"] == EventType.TOOL_CALL_REQUEST:
         calls = content.get("toolCalls")
         if isinstance(calls, list) and len(calls) == 1 and isinstance(calls[0], dict):
             return calls[0].get("arguments")
         return calls
-    if opening["eventType"] == "embedding_request":
+    if opening["eventType"] == EventType.EMBEDDING_REQUEST:
         return content.get("input")
     return content.get("messages", content)
 
 
 def _output(closing: dict[str, Any] | None) -> Any:
-    if closing is None or closing["eventType"] == "error":
+    if closing is None or closing["eventType"] == EventType.ERROR:
         return None
     content = _content(closing)
-    if closing["eventType"] == "tool_call_response" and isinstance(content, dict):
+    if closing["eventType"] == EventType.TOOL_CALL_RESPONSE and isinstance(content, dict):
         return content.get("toolResults")
     return content
 
 
 def _error(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     for event in events:
-        if event["eventType"] == "error":
+        if event["eventType"] == EventType.ERROR:
             content = _content(event)
             return content if isinstance(content, dict) else {"message": content}
     return None
@@ -76,7 +69,7 @@ def _thinking(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     blocks = []
     for event in events:
         content = _content(event)
-        if event["eventType"] != "llm_thinking" or not isinstance(content, dict):
+        if event["eventType"] != EventType.LLM_THINKING or not isinstance(content, dict):
             continue
         redacted = content.get("type") == "redacted_thinking"
         blocks.append(
@@ -94,7 +87,7 @@ def _kind(events: list[dict[str, Any]]) -> str:
     for event in events:
         if event["spanKind"]:
             return str(event["spanKind"])
-    return _KIND_BY_TYPE.get(events[0]["eventType"], "event")
+    return KIND_BY_TYPE.get(events[0]["eventType"], "event")
 
 
 def _name(events: list[dict[str, Any]], kind: str) -> str:
@@ -136,7 +129,7 @@ def _times(timed: list[Timed], closing: dict[str, Any] | None) -> tuple[int, int
 def span_fields(span_id: str, timed: list[Timed]) -> dict[str, Any]:
     events = [event for event, _ in timed]
     opening = next((e for e in events if _is_opening(e)), None)
-    closing = next((e for e in reversed(events) if e["eventType"] in _CLOSING), None)
+    closing = next((e for e in reversed(events) if e["eventType"] in CLOSING), None)
     kind = _kind(events)
     start_us, end_us = _times(timed, closing)
     error = _error(events)

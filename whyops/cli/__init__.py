@@ -1,8 +1,9 @@
 """The ``whyops`` command: ``serve``, ``traces``, ``show`` and ``demo``.
 
-Each subcommand lives in its own module and is imported only when chosen, so
-``whyops --help`` stays fast and the server's dependencies are needed only by
-the commands that use them.
+Each subcommand is a module with ``add_arguments(parser)`` and ``run(args) -> exit status``,
+listed in :data:`COMMANDS` and imported only when chosen, so ``whyops --help`` stays fast and
+the server's dependencies are needed only by the commands that use them. A new subcommand is
+one more row there (and one in :data:`EXTRAS_OF_COMMAND` when it needs an optional extra).
 """
 
 from __future__ import annotations
@@ -12,36 +13,26 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from whyops._version import __version__
 
-# name -> (module, add-arguments function, run function, help)
-COMMANDS: dict[str, tuple[str, str, str, str]] = {
-    "serve": (
-        "whyops.server.run",
-        "add_arguments",
-        "run",
-        "run the collector, LLM proxy and web page",
+
+class Command(NamedTuple):
+    """A subcommand: the module holding its ``add_arguments`` and ``run``, and its help line."""
+
+    module: str
+    help: str
+
+
+COMMANDS: dict[str, Command] = {
+    "serve": Command("whyops.server.run", "run the collector, LLM proxy and web page"),
+    "demo": Command(
+        "whyops.cli.demo", "start a server and trace the example support agent end to end"
     ),
-    "demo": (
-        "whyops.demo",
-        "add_arguments",
-        "run",
-        "start a server and trace the example support agent end to end",
-    ),
-    "traces": (
-        "whyops.terminal",
-        "add_traces_arguments",
-        "run_traces",
-        "list recent traces from a server",
-    ),
-    "show": (
-        "whyops.terminal",
-        "add_show_arguments",
-        "run_show",
-        "print one trace as a tree",
-    ),
+    "traces": Command("whyops.cli.traces", "list recent traces from a server"),
+    "show": Command("whyops.cli.show", "print one trace as a tree"),
+    "migrate": Command("whyops.server.store.transfer", "copy a SQLite database into PostgreSQL"),
 }
 
 # The optional extras: which import each provides, and the extras each command needs.
@@ -50,8 +41,13 @@ EXTRA_OF_MODULE = {
     "uvicorn": "server",
     "openai": "openai",
     "anthropic": "anthropic",
+    "psycopg": "postgres",
 }
-EXTRAS_OF_COMMAND = {"serve": ("server",), "demo": ("server", "openai", "anthropic")}
+EXTRAS_OF_COMMAND = {
+    "serve": ("server",),
+    "demo": ("server", "openai", "anthropic"),
+    "migrate": ("server", "postgres"),
+}
 MISSING_EXTRA_EXIT = 2
 
 
@@ -94,11 +90,11 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"whyops {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, add_name, _run, help_text) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help, description=command.help)
         if name == selected:
             require_extras(name)
-            _load(name, module_name, add_name)(sub)
+            _load(name, command.module, "add_arguments")(sub)
     return parser
 
 
@@ -111,9 +107,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    module_name, _add, run_name, _help = COMMANDS[args.command]
-    return int(_load(args.command, module_name, run_name)(args) or 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    run = _load(args.command, COMMANDS[args.command].module, "run")
+    return int(run(args) or 0)
