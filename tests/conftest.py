@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests import pg
+from tests.ports import refused_port
 
 if TYPE_CHECKING:
     from whyops.server.run import RunningServer
@@ -130,3 +131,10 @@ def fresh_server(db_store: StoreUnderTest, tmp_path: Path) -> Iterator[RunningSe
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback base URL whose port refuses connections, held for the test (tests/ports.py)."""
+    with refused_port() as port:
+        yield f"http://127.0.0.1:{port}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,14 +16,6 @@ from whyops.client._metadata import version_hash
 
 def inits(recorder, sdk):
     return [r for r in recorder.under(sdk.proxy_base_url) if r.path.endswith("init")]
-
-
-def dead_url():
-    """A loopback URL nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def test_explicit_init_returns_agent_info(recorder, sdk_factory):
@@ -45,9 +36,9 @@ def test_explicit_init_returns_agent_info(recorder, sdk_factory):
     assert sdk.init_agent_sync() == info and len(inits(recorder, sdk)) == 1  # cached
 
 
-def test_falls_back_to_the_proxy(recorder, sdk_factory):
+def test_falls_back_to_the_proxy(recorder, sdk_factory, refused_url):
     """When analyse is unreachable, {proxy}/v1/agents/init registers the agent."""
-    sdk = sdk_factory(analyse_base_url=dead_url() + "/api")
+    sdk = sdk_factory(analyse_base_url=refused_url + "/api")
     info = sdk.init_agent_sync()
     assert info["agentId"] == "agent-customer-support-agent"
     assert [r.path.rsplit("/", 3)[-3:] for r in inits(recorder, sdk)] == [["v1", "agents", "init"]]
@@ -79,9 +70,9 @@ def test_invalid_metadata_rejected_by_server_raises(recorder, sdk_factory):
     assert caught.value.status == 400
 
 
-def test_unreachable_raises_listing_both_urls(sdk_factory):
+def test_unreachable_raises_listing_both_urls(sdk_factory, refused_url):
     """Nothing listening: the error names both URLs tried."""
-    url = dead_url()
+    url = refused_url
     sdk = sdk_factory(base=url)
     started = time.monotonic()
     with pytest.raises(AgentInitError, match="unreachable") as caught:
@@ -94,10 +85,10 @@ def test_unreachable_raises_listing_both_urls(sdk_factory):
     ]
 
 
-async def test_async_explicit_init_raises_too(sdk_factory):
+async def test_async_explicit_init_raises_too(sdk_factory, refused_url):
     """await init_agent() raises the same error."""
     with pytest.raises(AgentInitError, match="unreachable"):
-        await sdk_factory(base=dead_url()).init_agent()
+        await sdk_factory(base=refused_url).init_agent()
 
 
 def test_single_flight_across_threads_and_loops(recorder, sdk_factory):
@@ -151,9 +142,9 @@ def test_implicit_init_runs_once_off_the_callers_thread(recorder, sdk_factory, e
     assert sdk.agent_info is not None
 
 
-def test_implicit_init_failure_never_raises(sdk_factory, events, caplog):
+def test_implicit_init_failure_never_raises(sdk_factory, events, caplog, refused_url):
     """With the server down, events still go to the tracer and a warning is logged."""
-    sdk = sdk_factory(base=dead_url())
+    sdk = sdk_factory(base=refused_url)
     sdk.trace("t-down").error_sync("boom")
     report = sdk.flush(timeout=10)
     assert report.pending == 0 and len(events.records) == 1
@@ -175,7 +166,7 @@ def test_explicit_init_after_implicit_failure_retries(recorder, sdk_factory, eve
     assert sdk.init_agent_sync()["status"] == "created"
 
 
-def test_metadata_sent_is_what_was_validated(events):
+def test_metadata_sent_is_what_was_validated(events, refused_url):
     """agent_metadata returns the normalised copy (dict schemas as JSON text)."""
     from whyops.client import WhyOps
 
@@ -183,7 +174,7 @@ def test_metadata_sent_is_what_was_validated(events):
         KEY,
         "a",
         {**METADATA, "tools": [{"name": "t", "inputSchema": {"type": "object"}}]},
-        proxy_base_url=dead_url(),
+        proxy_base_url=refused_url,
     )
     assert sdk.agent_metadata["tools"] == [
         {"name": "t", "inputSchema": '{"type":"object"}', "outputSchema": "{}", "description": "t"}

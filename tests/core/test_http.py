@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import time
 from typing import Any
 
@@ -108,15 +107,10 @@ def test_a_rejected_batch_is_dropped_and_the_reason_logged_once(
     assert len(messages) == 1 and "HTTP 400" in messages[0] and "Validation failed" in messages[0]
 
 
-def _dead_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/api"
-
-
-def test_a_dead_backend_costs_the_caller_nothing_and_drops_are_counted(restore_tracer: Any) -> None:
-    _configure(_dead_url(), max_queue_size=1_000, max_batch_size=100, max_retries=1000)
+def test_a_dead_backend_costs_the_caller_nothing_and_drops_are_counted(
+    restore_tracer: Any, refused_url: str
+) -> None:
+    _configure(refused_url + "/api", max_queue_size=1_000, max_batch_size=100, max_retries=1000)
     started = time.monotonic()
     _tools(20_000)
     emitted = time.monotonic() - started

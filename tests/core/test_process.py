@@ -27,12 +27,8 @@ def test_spans_are_flushed_at_interpreter_exit(sink: Sink) -> None:
     assert len({e["idempotencyKey"] for e in sink.events}) == 1000
 
 
-def test_exit_with_a_dead_backend_waits_no_longer_than_the_bound() -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}/api"
+def test_exit_with_a_dead_backend_waits_no_longer_than_the_bound(refused_url: str) -> None:
+    url = refused_url + "/api"
     # atexit runs handlers last-registered first: this one, registered before whyops
     # configures, runs after whyops's exit flush and measures how long that took.
     clock = (
@@ -81,7 +77,6 @@ def test_a_forked_child_has_its_own_flusher_and_does_not_resend_the_parents_queu
 
 def test_the_whole_exit_hooks_included_stays_within_the_budget() -> None:
     """A backend that accepts connections and never answers; exit hooks that take time."""
-    import socket
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -190,11 +185,11 @@ assert TRACER.settled and TRACER.enabled and report.ok
     assert result.returncode == 0, result.stderr
 
 
-def test_configure_before_the_first_span_wins_over_the_environment(server) -> None:
+def test_configure_before_the_first_span_wins_over_the_environment(
+    server, refused_url: str
+) -> None:
     """An explicit configure() is the set-up; the environment does not replace it later."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    dead = refused_url
     body = f"""
 whyops.configure(analyse_url={server.base_url + "/api"!r}, agent_name="explicit-agent")
 with whyops.trace_context(trace_id="first-use-explicit-1"):
