@@ -28,7 +28,8 @@ test: lint typecheck
     # Side by side, each one's output shown when it ends: the tests (those with a server run
     # once on SQLite and once on PostgreSQL, as two suites: WHYOPS_TEST_STORES in
     # tests/conftest.py), the released WhyOps 0.1.1 SDK against our server, older provider SDK
-    # lines, installs from a clean clone and from a built wheel, agent frameworks.
+    # lines, installs from a clean clone and from a built wheel, agent frameworks, and a real
+    # OTLP receiver (Arize Phoenix) fed by whyops.
     # WHYOPS_TEST_SCOPE=smoke: set by the install test that runs this very command from a clean
     # clone; lint, types and one test module there, so the suite does not run itself.
     if [ "${WHYOPS_TEST_SCOPE:-}" = smoke ]; then
@@ -41,10 +42,11 @@ test: lint typecheck
         "whyops 0.1.1" "{{just}} wo011 && {{python}} -m pytest -q tests/server/test_whyops011.py" \
         "provider SDK lines" "{{just}} compat" \
         "installs" "{{python}} -m pytest -q tests/newcomer/test_install.py" \
-        "frameworks" "{{just}} frameworks"
+        "frameworks" "{{just}} frameworks" \
+        "receivers" "{{just}} receivers"
 
 # Test modules that `just test` runs as suites of their own, beside the main pytest run.
-pytest_apart := "--ignore=tests/server/test_whyops011.py --ignore=tests/newcomer/test_install.py"
+pytest_apart := "--ignore=tests/server/test_whyops011.py --ignore=tests/newcomer/test_install.py --ignore=tests/receivers"
 
 # Run pytest on the current interpreter (extra arguments go to pytest).
 pytest *args:
@@ -76,6 +78,10 @@ wo011:
 # Agent frameworks traced in their own virtualenv (scripts/frameworks.sh, when present).
 frameworks:
     if [ -f scripts/frameworks.sh ]; then bash scripts/frameworks.sh; else echo "no scripts/frameworks.sh"; fi
+
+# whyops traces exported to a real Arize Phoenix, run from its own virtualenv (scripts/phoenix.sh).
+receivers:
+    PYTHON={{python}} bash scripts/phoenix.sh
 
 # Provider tests again on the previous major lines: openai 1.x and anthropic 0.x, on httpx.
 compat:

@@ -8,7 +8,10 @@ ROOT = Path(__file__).parent
 VERSION = {}
 exec((ROOT / "whyops" / "_version.py").read_text(), VERSION)
 
-SERVER = ["starlette>=0.40", "uvicorn>=0.30"]
+# OTLP: the official protobuf bindings (no OpenTelemetry SDK), for the server's /v1/traces,
+# its --otlp-export forwarder and the SDK's exporter="otlp"; imported only when used.
+OTLP = ["opentelemetry-proto>=1.27"]
+SERVER = ["starlette>=0.40", "uvicorn>=0.30", *OTLP]
 OPENAI = ["openai>=1.40"]
 ANTHROPIC = ["anthropic>=0.40"]
 POSTGRES = ["psycopg[binary,pool]>=3.2"]
@@ -27,6 +30,9 @@ DEV = [
     "ruff>=0.6",
     "mypy>=1.11",
     "rust-just>=1.30",
+    # real OpenTelemetry producers for the OTLP tests
+    "opentelemetry-sdk>=1.27",
+    "opentelemetry-exporter-otlp-proto-http>=1.27",
 ]
 
 setup(
@@ -38,7 +44,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["whyops", "whyops.*"]),
-    package_data={"whyops": ["py.typed", "server/web/*"]},
+    package_data={"whyops": ["py.typed", "server/web/*", "pricing/*.csv"]},
     include_package_data=True,
     install_requires=["attrs>=23.1", "cattrs>=23.2", "httpx2>=2.0"],
     extras_require={
@@ -46,6 +52,7 @@ setup(
         "openai": OPENAI,
         "anthropic": ANTHROPIC,
         "postgres": POSTGRES,
+        "otlp": OTLP,
         "dev": DEV,
     },
     entry_points={

@@ -182,7 +182,7 @@ def _plain_row(event: dict[str, Any], n: int) -> tuple[Any, ...]:
         1795763028123456, event["agentName"], None, event["idempotencyKey"],
         json.dumps(event["content"]), json.dumps(meta), meta["model"], meta["provider"],
         usage["promptTokens"], usage["completionTokens"], usage["totalTokens"], None, None,
-        812.0, "stop", 0, "2026-11-27T07:03:48.123456Z",
+        812.0, "stop", 0, "2026-11-27T07:03:48.123456Z", None, 0.000324, "2026-09-01+0",
     )  # fmt: skip
 
 

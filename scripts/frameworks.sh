@@ -14,6 +14,10 @@ pins=(
   'openai-agents==0.24.0' 'langchain-openai==1.8.1' 'langchain-core==1.8.3'
   'pydantic-ai-slim[openai]==2.38.0' 'instructor==1.17.0'
   'openai==3.3.0' 'anthropic==2.17.0' 'jiter==0.14.0'
+  # OpenTelemetry producers (test_*otel*.py, test_openinference*.py): the SDK with both OTLP/HTTP
+  # exporters (the JSON one is on the 0.66b1 line, so the SDK and protobuf exporter are too).
+  'opentelemetry-sdk==1.45.1' 'opentelemetry-exporter-otlp-proto-http==1.45.1'
+  'opentelemetry-exporter-otlp-json-http==0.66b1' 'openinference-instrumentation-openai==0.1.66'
   'pytest>=8' 'pytest-asyncio>=0.24' 'hypothesis>=6.100'
 )
 # Installing is skipped while the pins and setup.py are those of the last install.

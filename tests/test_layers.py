@@ -16,16 +16,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "whyops"
 # (layer: module prefix, allowed whyops prefixes besides itself). First match wins.
 RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("whyops.wire", ()),
-    ("whyops.server", ("whyops.wire", "whyops._version")),
+    # OTLP <-> WhyOps events on the GenAI conventions, and prices: pure, over the wire layer.
+    ("whyops.otlp", ("whyops.wire",)),
+    ("whyops.pricing", ("whyops.wire",)),
+    ("whyops.server", ("whyops.wire", "whyops.otlp", "whyops.pricing", "whyops._version")),
     ("whyops.cli", ("whyops",)),
     ("whyops.testing", ("whyops",)),
     ("whyops.demo_agent", ("whyops",)),
     ("whyops.pytest_plugin", ("whyops",)),
     ("whyops.__main__", ("whyops",)),
-    # the SDK: core, exporters, client, integrations
-    ("whyops", ("whyops.wire",)),
+    # the SDK: core, exporters (the otlp exporter uses whyops.otlp), client, integrations
+    ("whyops", ("whyops.wire", "whyops.otlp")),
 )
-SDK_FORBIDDEN = ("whyops.server", "whyops.cli", "whyops.testing", "whyops.demo_agent")
+SDK_FORBIDDEN = (
+    "whyops.server", "whyops.cli", "whyops.testing", "whyops.demo_agent", "whyops.pricing",
+)  # fmt: skip
 
 
 def _module_name(path: Path) -> str:
@@ -92,3 +97,7 @@ def test_the_rules_catch_wrong_imports() -> None:
         "whyops._span.Span"
     ]
     assert _violations("whyops.client._trace", ["whyops.wire.events.EventType"]) == []
+    assert _violations("whyops.otlp.inbound", ["whyops.server.store.Store"]) != []
+    assert _violations("whyops.pricing.cost", ["whyops.wire.usage", "whyops._span"]) == [
+        "whyops._span"
+    ]

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
+
+from whyops.wire.headers import configured_header
 
 __all__ = [
     "DEFAULT_ANALYSE_URL",
@@ -19,8 +21,10 @@ __all__ = [
     "DEFAULT_PROXY_URL",
     "Config",
     "Limits",
+    "OtlpOptions",
     "Redactor",
     "load_config",
+    "load_otlp_options",
     "resolve_urls",
     "url_problem",
 ]
@@ -214,8 +218,144 @@ def load_config(overrides: Mapping[str, Any], env: Mapping[str, str] | None = No
     if "limits" in values:
         _number("limits.max_queue_bytes", values["limits"].max_queue_bytes, int)
     _check_urls(values, overrides)
+    _check_exporter(values.get("exporter"), "exporter" if "exporter" in overrides else None)
     _derive_urls(values)
     return Config(**values)
+
+
+#: The exporters ``exporter=`` / ``WHYOPS_EXPORTER`` name (besides ``jsonl:PATH`` or a path).
+EXPORTER_NAMES = ("http", "console", "memory", "none", "otlp")
+
+
+def exporter_problem(spec: str) -> str | None:
+    """Why ``spec`` names no exporter (a name, ``jsonl:PATH`` or a ``.jsonl``/``/`` path)."""
+    name = spec.strip()
+    if name in EXPORTER_NAMES:
+        return None
+    path = name[len("jsonl:") :] if name.startswith("jsonl:") else name
+    if path and (name.startswith("jsonl:") or "/" in path or path.endswith(".jsonl")):
+        return None
+    return f"{spec!r} is not one of {', '.join(EXPORTER_NAMES)}, jsonl:PATH or a path"
+
+
+def _check_exporter(spec: Any, option: str | None) -> None:
+    """A bad exporter name fails ``configure()``, naming the option or the variable."""
+    names = spec if isinstance(spec, (list, tuple)) else [spec]
+    if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
+        names = [n for n in names[0].split(",") if n.strip()]
+    for name in names:
+        problem = exporter_problem(name) if isinstance(name, str) else None
+        if problem:
+            raise ValueError(f"{option or _ENV_STRINGS['exporter']}: {problem}")
+
+
+# -- the otlp exporter: the standard OpenTelemetry variables ------------------------------
+
+OTLP_DEFAULT_ENDPOINT = "http://localhost:4318"
+OTLP_TRACES_PATH = "/v1/traces"
+OTLP_PROTOCOLS = ("http/protobuf", "http/json")
+OTLP_DEFAULT_SERVICE = "unknown_service"  # the OpenTelemetry default
+_OTLP_COMPRESSIONS = ("gzip", "none")
+#: What a value the exporter refuses most likely meant.
+_OTLP_HINTS = {
+    "grpc": " (the otlp exporter speaks OTLP/HTTP only: use http/protobuf and the receiver's"
+    " HTTP port, 4318 by default, not gRPC's 4317)"
+}
+
+
+@attrs.frozen(slots=True)
+class OtlpOptions:
+    """Where and how the ``otlp`` exporter sends (``OTEL_EXPORTER_OTLP_*``, ``OTEL_SERVICE_NAME``,
+    ``OTEL_RESOURCE_ATTRIBUTES``). ``timeout`` is in seconds (the variables give ms)."""
+
+    endpoint: str = OTLP_DEFAULT_ENDPOINT + OTLP_TRACES_PATH
+    headers: tuple[tuple[str, str], ...] = ()
+    compression: str = "none"
+    timeout: float = 10.0
+    protocol: str = "http/protobuf"
+    service_name: str = OTLP_DEFAULT_SERVICE
+    resource: tuple[tuple[str, str], ...] = ()
+
+
+def _otlp_var(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    """(variable, value) of the traces-specific variable, else the general one."""
+    for var in (f"OTEL_EXPORTER_OTLP_TRACES_{name}", f"OTEL_EXPORTER_OTLP_{name}"):
+        if env.get(var, "").strip():
+            return var, env[var].strip()
+    return None
+
+
+def _pairs(var: str, text: str) -> tuple[tuple[str, str], ...]:
+    """``k=v,k2=v2`` with URL-encoded keys and values (the W3C baggage form)."""
+    pairs = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{var}: {item.strip()!r} is not key=value")
+        pairs.append((unquote(key.strip()), unquote(value.strip())))
+    return tuple(pairs)
+
+
+def _otlp_headers(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The headers variable's pairs, each one HTTP can carry: checked here, since a header
+    the HTTP client refuses would fail every send, and so lose every span, later."""
+    found = _otlp_var(env, "HEADERS")
+    if found is None:
+        return ()
+    var, text = found
+    return tuple(configured_header(item, var) for item in text.split(",") if item.strip())
+
+
+def _otlp_endpoint(env: Mapping[str, str]) -> str:
+    var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    endpoint = env.get(var, "").strip()
+    if not endpoint:  # the base endpoint, with the traces path added
+        var = "OTEL_EXPORTER_OTLP_ENDPOINT"
+        base = env.get(var, "").strip() or OTLP_DEFAULT_ENDPOINT
+        endpoint = base.rstrip("/") + OTLP_TRACES_PATH
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{var}: {endpoint!r} is not an absolute http(s) URL")
+    return endpoint
+
+
+def _otlp_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    found = _otlp_var(env, name)
+    if found is None:
+        return None
+    var, value = found
+    if value.lower() not in choices:
+        hint = _OTLP_HINTS.get(value.lower(), "")
+        raise ValueError(f"{var} must be one of {', '.join(choices)}, got {value!r}{hint}")
+    return value.lower()
+
+
+def load_otlp_options(
+    env: Mapping[str, str] | None = None, agent_name: str | None = None
+) -> OtlpOptions:
+    """The ``otlp`` exporter's options from the OpenTelemetry variables; a bad value raises
+    ``ValueError`` naming the variable. The service is ``OTEL_SERVICE_NAME``, else
+    ``service.name`` of ``OTEL_RESOURCE_ATTRIBUTES``, else the agent name."""
+    env = os.environ if env is None else env
+    timeout = _otlp_var(env, "TIMEOUT")
+    resource = _pairs("OTEL_RESOURCE_ATTRIBUTES", env.get("OTEL_RESOURCE_ATTRIBUTES", ""))
+    service = (
+        env.get("OTEL_SERVICE_NAME", "").strip()
+        or dict(resource).get("service.name")
+        or agent_name
+        or OTLP_DEFAULT_SERVICE
+    )
+    return OtlpOptions(
+        endpoint=_otlp_endpoint(env),
+        headers=_otlp_headers(env),
+        compression=_otlp_choice(env, "COMPRESSION", _OTLP_COMPRESSIONS) or "none",
+        timeout=_number(timeout[0], timeout[1], float) / 1000 if timeout else 10.0,
+        protocol=_otlp_choice(env, "PROTOCOL", OTLP_PROTOCOLS) or "http/protobuf",
+        service_name=service,
+        resource=tuple((k, v) for k, v in resource if k != "service.name"),
+    )
 
 
 def env_requests_tracing(env: Mapping[str, str] | None = None) -> bool:

@@ -9,15 +9,14 @@ and any connection or name lookup beyond loopback fails the module.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 import whyops
+from tests.loopback import guard_loopback
 from whyops._tracer import TRACER
 
 from .support import Recorded
@@ -41,53 +40,16 @@ for _name, _value in TELEMETRY_OFF.items():
     os.environ.setdefault(_name, _value)
 
 
-def _is_loopback(host: Any) -> bool:
-    if host in (None, "localhost", b"localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host.decode() if isinstance(host, bytes) else host).is_loopback
-    except ValueError:
-        return False
-
-
 @pytest.fixture(scope="module", autouse=True)
 def loopback_only() -> Iterator[list[str]]:
     """Refuse (and report) any connection or DNS lookup beyond loopback, module by module
     (so the guard never outlives this directory's tests in the main suite)."""
     refused: list[str] = []
-    connect, connect_ex, getaddrinfo = (
-        socket.socket.connect,
-        socket.socket.connect_ex,
-        socket.getaddrinfo,
-    )
-
-    def check(address: Any) -> None:
-        host = address[0] if isinstance(address, tuple) else None
-        if isinstance(address, tuple) and not _is_loopback(host):
-            refused.append(repr(address))
-            raise OSError(f"the frameworks suite allows loopback only, not {address!r}")
-
-    def guarded_connect(self: socket.socket, address: Any) -> None:
-        check(address)
-        connect(self, address)
-
-    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
-        check(address)
-        return connect_ex(self, address)
-
-    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        check((host, 0))
-        return getaddrinfo(host, *args, **kwargs)
-
-    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
-    socket.getaddrinfo = guarded_getaddrinfo
+    undo = guard_loopback(lambda address: refused.append(repr(address)), "the frameworks suite")
     try:
         yield refused
     finally:
-        socket.socket.connect = connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-        socket.getaddrinfo = getaddrinfo
+        undo()
     assert not refused, f"something tried to leave loopback: {refused}"
 
 

@@ -36,6 +36,23 @@ def look_up_order(order_id: str) -> dict[str, str]:
     return ORDERS.get(order_id.lstrip("#"), {"order_id": order_id, "error": "not found"})
 
 
+# look_up_order as the chat completions API is told of it.
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_order",
+            "description": "Look up an order by its id.",
+            "parameters": {
+                "type": "object",
+                "properties": {"order_id": {"type": "string"}},
+                "required": ["order_id"],
+            },
+        },
+    }
+]
+
+
 @attrs.frozen
 class AgentRun:
     """One run under `@whyops.agent`: its answer, trace and agent span."""

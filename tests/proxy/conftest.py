@@ -131,12 +131,16 @@ class Served:
         self.thread.join(10)
 
 
+_HELD_PORTS: list[socket.socket] = []
+
+
 def closed_port_url() -> str:
-    """A loopback URL nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    """A loopback URL that refuses connections for the rest of the session: the port stays
+    bound (not listening), so no other server of the parallel suites can take it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(sock)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 SERVER_FIELDS = frozenset(

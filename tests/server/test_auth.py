@@ -21,6 +21,8 @@ PROTECTED = [
     ("GET", "/api/traces/x/spans"),
     ("GET", "/api/entities"),
     ("GET", "/api/entities/x"),
+    ("GET", "/api/stats"),
+    ("GET", "/api/stats/top"),
 ]
 
 

@@ -190,8 +190,11 @@ def _check_reads(api: Api, document: Any) -> None:
         listed = api.get("/api/events", params={"traceId": trace}).json()["events"]
         one = api.get(f"/api/events/{listed[0]['id']}", params={"include": "content,metadata"})
         assert one.status_code == 200, one.text[:300]
-    for path in ("/api/threads", "/api/entities?include=metadata"):
+    for path in ("/api/threads", "/api/entities?include=metadata", *STATS_ROUTES):
         assert api.get(path).status_code == 200
+
+
+STATS_ROUTES = ("/api/stats?groupBy=model", "/api/stats/top?kind=failing_tools")
 
 
 @attrs.define

@@ -48,6 +48,12 @@ def capture(base_url: str, key: str, turns: list[Any]) -> None:
         page.locator("tbody tr a").first.click()
         page.wait_for_selector(".version")
         shot(page, "agent")
+        post_week(base_url, key)
+        page.goto(f"{base_url}/#/dashboard?range=7d")
+        page.wait_for_selector(".dashboard-section:not([aria-busy]) .chart-grid")
+        busy = page.locator(".chart-latency circle.point").nth(-40).get_attribute("data-i")
+        page.locator(f".chart-latency rect.hit[data-i='{busy}']").hover()
+        shot(page, "dashboard")
         browser.close()
 
 
@@ -56,6 +62,38 @@ def shot(page: Any, name: str) -> None:
     path = OUT / f"{name}.png"
     page.screenshot(path=str(path))
     print(f"wrote {path.relative_to(REPO)}")
+
+
+def post_week(base_url: str, key: str) -> None:
+    """A week of earlier turns (busier by day), so the dashboard has trends to draw."""
+    import math
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from dashdata import agent_turn
+    from webdata import post_events, trace_events
+
+    rng = random.Random(7)
+    now = datetime.now(timezone.utc)
+    events = []
+    for hour in range(7 * 24, 0, -1):
+        load = 3 + 2 * math.sin((hour % 24) / 24 * 2 * math.pi)
+        for _ in range(rng.randint(0, round(load))):
+            start = now - timedelta(hours=hour, minutes=rng.randint(0, 59))
+            model = rng.choice([("gpt-4o-mini", "openai"), ("claude-sonnet-4-5", "anthropic")])
+            turn = agent_turn(
+                rng.choice(["support-agent", "billing-agent"]),
+                start,
+                user=f"customer-{rng.randint(1, 40)}",
+                tool=rng.choice(["lookup_order", "track_shipment", "issue_refund"]),
+                tool_ms=rng.uniform(40, 900),
+                fail=rng.random() < 0.08,
+                model=model[0],
+                provider=model[1],
+                llm_ms=(rng.lognormvariate(6.2, 0.5), rng.lognormvariate(6.6, 0.6)),
+            )
+            events += trace_events(turn)
+    post_events(base_url, key, events)
 
 
 PREVIOUS_PROMPT = (

@@ -32,7 +32,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "traces": Command("whyops.cli.traces", "list recent traces from a server"),
     "show": Command("whyops.cli.show", "print one trace as a tree"),
+    "stats": Command("whyops.cli.stats", "traces, errors, latency, tokens and cost over time"),
     "migrate": Command("whyops.server.store.transfer", "copy a SQLite database into PostgreSQL"),
+    "reprice": Command("whyops.cli.reprice", "recompute stored LLM call costs with current prices"),
 }
 
 # The optional extras: which import each provides, and the extras each command needs.
@@ -47,6 +49,7 @@ EXTRAS_OF_COMMAND = {
     "serve": ("server",),
     "demo": ("server", "openai", "anthropic"),
     "migrate": ("server", "postgres"),
+    "reprice": ("server",),
 }
 MISSING_EXTRA_EXIT = 2
 

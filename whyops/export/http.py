@@ -17,12 +17,10 @@ Every event carries an ``idempotencyKey``, so a retried batch is never stored tw
 
 from __future__ import annotations
 
-import email.utils
 import gzip
 import json
 import random
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +33,7 @@ from whyops.export import ExportResult
 from whyops.export.encoding import encode_records
 from whyops.export.forksafe import no_fork
 from whyops.wire.records import Record
+from whyops.wire.retry import retry_after_seconds
 
 __all__ = ["HttpExporter", "Outcome", "build_request", "classify_response"]
 
@@ -79,22 +78,6 @@ def build_request(
     )
 
 
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
 def classify_response(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
     """Pure: map an HTTP answer to ok / retry / drop."""
     if 200 <= status < 300:
@@ -128,6 +111,8 @@ def backoff_delay(attempt: int, base: float, cap: float, hint: float | None) -> 
 
 class HttpExporter:
     """Posts batches of events to a WhyOps-compatible analyse API."""
+
+    _LOSS_KEY = "http-loss"  # losses are logged once per status and exporter kind
 
     def __init__(
         self,
@@ -180,18 +165,29 @@ class HttpExporter:
 
     def export(self, records: Sequence[Record]) -> ExportResult:
         with no_fork():
-            body, failed = encode_records(records, self.limits, self.default_agent_name)
+            body, failed = self._encode(records)
         if failed == len(records):
             return ExportResult(ok=True, dropped=failed)
         if len(body) > self.max_body_bytes and len(records) > 1:
             return self._split(records)
-        request = build_request(self.analyse_url, self.api_key, body, self.gzip_above)
-        result = self._post(request, len(records))
+        result = self._post(self._request(body), len(records))
         if result.error == _TOO_LARGE and len(records) > 1:
             return self._split(records, result.retries)
         if result.error == _TOO_LARGE:
             self._report_loss(Outcome("drop", None, _TOO_LARGE), 1)
         return attrs.evolve(result, dropped=failed) if failed and result.ok else result
+
+    # The three steps another protocol changes (whyops.export.otlp): the body of a batch,
+    # the request carrying it, and what an answer means. Retries, splitting and counting
+    # stay here.
+    def _encode(self, records: Sequence[Record]) -> tuple[bytes, int]:
+        return encode_records(records, self.limits, self.default_agent_name)
+
+    def _request(self, body: bytes) -> Request:
+        return build_request(self.analyse_url, self.api_key, body, self.gzip_above)
+
+    def _classify(self, response: Any) -> Outcome:
+        return classify_response(response.status_code, response.headers, response.content)
 
     def _split(self, records: Sequence[Record], retries: int = 0) -> ExportResult:
         """Halve a batch too large for one request, counting per record what was stored."""
@@ -232,12 +228,12 @@ class HttpExporter:
             )
         except Exception as exc:
             return Outcome("retry", None, f"{type(exc).__name__}: {exc}")
-        return classify_response(response.status_code, response.headers, response.content)
+        return self._classify(response)
 
     def _report_loss(self, outcome: Outcome, count: int) -> None:
         status = outcome.message.split(":", 1)[0]
         warn_once(
-            f"http-loss:{status}",
+            f"{self._LOSS_KEY}:{status}",
             "whyops: %d records not delivered to %s (%s); further losses are counted in "
             "the DeliveryReport",
             count,

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from whyops._config import Config
+from whyops._config import Config, exporter_problem, load_otlp_options
 from whyops.export import Exporter
 
 __all__ = ["resolve_exporters"]
 
 
 def resolve_exporters(config: Config) -> list[Exporter]:
-    """``http``, ``console``, ``memory``, ``none``, ``jsonl:PATH``, a path, an exporter, a list."""
+    """``http``, ``otlp``, ``console``, ``memory``, ``none``, ``jsonl:PATH``, a path, an
+    exporter, or a list of them (``["http", "otlp"]``: each gets its own flusher)."""
     spec = config.exporter
     if spec is None:
         return [_http(config)] if config.api_key else []
@@ -32,6 +33,8 @@ def _one(spec: Any, config: Config) -> list[Exporter]:
         return []
     if name == "http":
         return [_http(config)]
+    if name == "otlp":
+        return [_otlp(config)]
     if name == "console":
         from whyops.export.console import ConsoleExporter
 
@@ -40,11 +43,10 @@ def _one(spec: Any, config: Config) -> list[Exporter]:
         from whyops.export.memory import InMemoryExporter
 
         return [InMemoryExporter(config.limits)]
+    problem = exporter_problem(name)
+    if problem:
+        raise ValueError(f"exporter {problem}")
     path = name[len("jsonl:") :] if name.startswith("jsonl:") else name
-    if not path or not (name.startswith("jsonl:") or "/" in path or path.endswith(".jsonl")):
-        raise ValueError(
-            f"exporter {spec!r} is not one of http, console, memory, none, jsonl:PATH or a path"
-        )
     from whyops.export.jsonl import JsonlExporter
 
     return [JsonlExporter(path, limits=config.limits)]
@@ -63,3 +65,20 @@ def _http(config: Config) -> Exporter:
         max_retries=config.max_retries,
         default_agent_name=config.agent_name,
     )
+
+
+def _otlp(config: Config) -> Exporter:
+    options = load_otlp_options(agent_name=config.agent_name)
+    from whyops.export.otlp import OtlpExporter
+
+    try:  # building it imports the protobuf bindings (here, not on the flusher)
+        return OtlpExporter(
+            options,
+            limits=config.limits,
+            max_retries=config.max_retries,
+            default_agent_name=config.agent_name,
+        )
+    except ImportError as exc:
+        raise ValueError(
+            f"the otlp exporter needs opentelemetry-proto: pip install 'whyops[otlp]' ({exc})"
+        ) from None

@@ -16,7 +16,11 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from whyops.server import collector, proxy, readapi, simulator
+from whyops.pricing import PriceTable
+from whyops.server import collector, otlp_route, proxy, readapi, simulator
+from whyops.server.backpressure import STORAGE_RETRY_AFTER_S
+from whyops.server.otlp_export import Forwarder, start_forwarder
+from whyops.server.proxy.budgets import Budgets, parse_budgets
 from whyops.server.recorder import Recorder
 from whyops.server.security import SecurityHeaders
 from whyops.server.settings import ServerSettings
@@ -25,8 +29,6 @@ from whyops.server.store import StorageUnavailableError, Store, bootstrap_keys
 
 log = logging.getLogger("whyops.server")
 WEB_DIR = Path(__file__).parent / "web"
-# Seconds a client is asked to wait when the store cannot commit (disk full, I/O error).
-STORAGE_RETRY_AFTER_S = 10
 
 
 def _proxy_routes() -> list[BaseRoute]:
@@ -85,15 +87,25 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     keys, generated = bootstrap_keys(settings.db_path, settings.key_specs)
     if generated is not None:
         log.warning("generated API key (shown once): %s", generated)
-    store = Store(settings.db_path)
+    store = Store(settings.db_path, PriceTable.load(settings.prices_path))
     app.state.keys = keys
     app.state.store = store
     app.state.recorder = Recorder(store)
+    app.state.forwarder = _start_forwarder(settings, store)
     try:
         yield
     finally:
         await _close_proxy(app)
+        if app.state.forwarder is not None:
+            app.state.forwarder.stop()
         store.close()
+
+
+def _start_forwarder(settings: ServerSettings, store: Store) -> Forwarder | None:
+    """``--otlp-export``: the durable forwarder of everything stored (otlp_export/)."""
+    if settings.otlp_export_url is None:
+        return None
+    return start_forwarder(store, settings.otlp_export_url, settings.otlp_export_headers)
 
 
 async def _close_proxy(app: Starlette) -> None:
@@ -105,7 +117,7 @@ async def _close_proxy(app: Starlette) -> None:
 
 def create_app(settings: ServerSettings) -> Starlette:
     """The whole server as one ASGI app; storage opens and closes with its lifespan."""
-    routes: list[BaseRoute] = [*collector.routes(), *readapi.routes()]
+    routes: list[BaseRoute] = [*collector.routes(), *otlp_route.routes(), *readapi.routes()]
     routes += _proxy_routes()
     routes += _simulator_routes(settings)
     routes += _web_routes()
@@ -120,4 +132,5 @@ def create_app(settings: ServerSettings) -> Starlette:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.budgets = Budgets(parse_budgets(settings.budgets))
     return app

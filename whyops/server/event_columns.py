@@ -10,19 +10,14 @@ from typing import Any
 
 from whyops.server.store.rows import EventRow
 from whyops.wire.events import EventType
+from whyops.wire.usage import MAX_TOKENS, USAGE_KEYS
 
-MAX_TOKENS = 2**40  # keeps per-trace sums far inside SQLite's 64-bit integers
-
-# usage key -> (column, the key that wins over it when present: WhyOps' `a || b`)
+# usage key -> (column, the key that wins over it when present: WhyOps' `a || b`); the
+# columns are named as the counts of wire.usage.USAGE_KEYS.
 _USAGE_KEYS: dict[str, tuple[str, str | None]] = {
-    "promptTokens": ("prompt_tokens", None),
-    "inputTokens": ("prompt_tokens", "promptTokens"),
-    "completionTokens": ("completion_tokens", None),
-    "outputTokens": ("completion_tokens", "completionTokens"),
-    "totalTokens": ("total_tokens", None),
-    "cacheReadTokens": ("cache_read_tokens", None),
-    "cacheCreationTokens": ("cache_creation_tokens", None),
-    "cacheWriteTokens": ("cache_creation_tokens", "cacheCreationTokens"),
+    key: (column, None if key == keys[0] else keys[0])
+    for column, keys in USAGE_KEYS
+    for key in keys
 }
 
 
@@ -57,7 +52,9 @@ def _usage_columns(row: EventRow, usage: dict[str, Any]) -> None:
         column, main = target
         if main is None or usage.get(main) is None:
             setattr(row, column, value)
-    if row.cache_creation_tokens is None and "cacheWrite5mTokens" in usage:
+    if row.cache_creation_tokens is None and (
+        row.cache_write_5m_tokens is not None or row.cache_write_1h_tokens is not None
+    ):  # the cache writes given only split by lifetime
         row.cache_creation_tokens = _sum_tokens(usage, "cacheWrite5mTokens", "cacheWrite1hTokens")
 
 

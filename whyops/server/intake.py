@@ -12,7 +12,7 @@ import attrs
 from starlette.responses import JSONResponse
 
 from whyops.server.bodies import BodyError, decode_body, parse_json
-from whyops.server.store import EventResult
+from whyops.server.store import EventResult, EventRow
 from whyops.server.store.dialect import Connection, dialect_of
 from whyops.server.store.ingest import insert_events
 from whyops.server.store.text import nul_issues
@@ -68,16 +68,36 @@ class Intake:
             body = self.parse()
         except BodyError as exc:
             return Refused(exc.status, {"error": exc.message})
-        rows, details = validate_events(
+        rows, details = checked_rows(
+            conn,
             body,
             received_us=self.received_us,
-            default_external_user_id=self.header_user,
+            header_user=self.header_user,
             forced_type=self.forced_type,
         )
-        is_list = isinstance(body, list)
-        if not details and not dialect_of(conn).holds_nul:
-            details = nul_issues(rows, listed=is_list)
         if details:
             return Refused(400, {"error": "Validation failed", "details": details})
         results = insert_events(conn, state, project_id, rows)
+        is_list = isinstance(body, list)
         return Batch(is_list, len(body) if is_list else 1, results)
+
+
+def checked_rows(
+    conn: Connection,
+    body: Any,
+    *,
+    received_us: int,
+    header_user: str | None = None,
+    forced_type: str | None = None,
+) -> tuple[list[EventRow], list[dict[str, str]]]:
+    """The rows of already-parsed events (an object or an array), or the issues naming each
+    bad field, text this database cannot hold (a NUL on PostgreSQL) included."""
+    rows, details = validate_events(
+        body,
+        received_us=received_us,
+        default_external_user_id=header_user,
+        forced_type=forced_type,
+    )
+    if not details and not dialect_of(conn).holds_nul:
+        details = nul_issues(rows, listed=isinstance(body, list))
+    return rows, details

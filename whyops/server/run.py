@@ -18,17 +18,15 @@ from typing import Any
 import attrs
 import uvicorn
 
+from whyops.pricing import PriceTable
 from whyops.server.app import create_app
 from whyops.server.connections import ConnectionLimits, guarded_protocol, usable_connections
 from whyops.server.dblock import DatabaseInUseError, DatabaseLock, acquire
+from whyops.server.otlp_export import check_settings as check_export
 from whyops.server.pagelink import page_link
-from whyops.server.settings import (
-    DEFAULT_HEADER_TIMEOUT_S,
-    DEFAULT_MAX_CONNECTIONS,
-    KeySpec,
-    ServerSettings,
-    env_defaults,
-)
+from whyops.server.proxy.budgets import parse_budgets
+from whyops.server.serve_args import add_arguments, settings_from_args
+from whyops.server.settings import KeySpec, ServerSettings
 from whyops.server.startup import StartupError, bind, check_db_path
 from whyops.server.store import StorageUnavailableError, bootstrap_keys
 from whyops.server.store.dialect import display_target
@@ -37,136 +35,6 @@ from whyops.server.store.schema import SchemaTooNewError
 log = logging.getLogger("whyops.server")
 # Seconds an idle keep-alive connection stays open between requests.
 KEEP_ALIVE_S = 5
-
-
-EPILOG = """\
-On first start with no --api-key, the server generates a key, prints it once (it is stored
-hashed) and prints the web page's address with the key in it (#key=...). Point the SDK at
-the server with WHYOPS_BASE_URL and WHYOPS_API_KEY. Flags override the environment variables
-named in each flag's help.
-
-examples:
-  whyops serve --simulate          # offline: the proxy answers from the built-in simulator
-  whyops serve --port 9000 --db traces.db --api-key my-key
-"""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``serve`` flags; each one overrides its environment variable (docs/server.md)."""
-    parser.epilog = EPILOG
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    add = parser.add_argument
-    add("--host", help="interface to listen on (default 127.0.0.1; env WHYOPS_SERVER_HOST)")
-    add("--port", type=int, help="port (default 8787, 0 = any free port; env WHYOPS_SERVER_PORT)")
-    add(
-        "--db",
-        dest="db_path",
-        metavar="PATH|URL",
-        help="SQLite file, created if missing, or a postgresql://user:pass@host:5432/dbname URL"
-        " (default .whyops/whyops.db; env WHYOPS_SERVER_DB)",
-    )
-    add(
-        "--api-key",
-        dest="api_keys",
-        action="append",
-        metavar="KEY[=PROJECT]",
-        help="accept this API key; repeatable; keys with the same =PROJECT share their traces"
-        " (env WHYOPS_SERVER_API_KEYS, comma-separated). Default: a key generated on first start",
-    )
-    add(
-        "--api-key-file",
-        metavar="PATH",
-        help="read keys from this file, one KEY[=PROJECT] a line, so they do not show in the"
-        " process list (env WHYOPS_SERVER_API_KEY_FILE)",
-    )
-    add(
-        "--simulate",
-        action="store_true",
-        default=None,
-        help="answer proxied model calls from the built-in simulator: no provider key, no"
-        " internet (env WHYOPS_SERVER_SIMULATE)",
-    )
-    _add_upstream_arguments(parser)
-    _add_limit_arguments(parser)
-    add(
-        "--log-level",
-        choices=("critical", "error", "warning", "info", "debug", "trace"),
-        help="default info (env WHYOPS_SERVER_LOG_LEVEL)",
-    )
-    add("--access-log", action="store_true", help="log every request")
-
-
-def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--max-body-bytes", type=int, metavar="N", help="largest request body accepted (413 above)")
-    add(
-        "--max-batch-events",
-        type=int,
-        metavar="N",
-        help="most events in one posted array (413 above)",
-    )
-    add(
-        "--max-trace-events",
-        type=int,
-        metavar="N",
-        help="most events the graph and span views load per trace; beyond it they answer"
-        ' "truncated": true (default 100000; env WHYOPS_SERVER_MAX_TRACE_EVENTS)',
-    )
-    add(
-        "--max-connections",
-        type=int,
-        metavar="N",
-        help="most open client connections; one more is answered 503 and closed (default"
-        f" {DEFAULT_MAX_CONNECTIONS}; env WHYOPS_SERVER_MAX_CONNECTIONS)",
-    )
-    add(
-        "--header-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="time to send a request's head, and the longest pause within its body; then 408"
-        f" and closed (default {DEFAULT_HEADER_TIMEOUT_S:g}; env WHYOPS_SERVER_HEADER_TIMEOUT)",
-    )
-
-
-def _add_upstream_arguments(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("--openai-base-url", metavar="URL", help="OpenAI upstream (env OPENAI_BASE_URL)")
-    add("--openai-api-key", metavar="KEY", help="OpenAI key for the proxy (env OPENAI_API_KEY)")
-    add("--anthropic-base-url", metavar="URL", help="Anthropic upstream (env ANTHROPIC_BASE_URL)")
-    add(
-        "--anthropic-api-key",
-        metavar="KEY",
-        help="Anthropic key for the proxy (env ANTHROPIC_API_KEY)",
-    )
-    add(
-        "--default-agent",
-        metavar="NAME",
-        help="agent of proxied calls without X-Agent-Name (default 'default';"
-        " env WHYOPS_SERVER_DEFAULT_AGENT)",
-    )
-    add(
-        "--require-agent-name",
-        action="store_true",
-        default=None,
-        help="refuse proxied model calls without X-Agent-Name"
-        " (env WHYOPS_SERVER_REQUIRE_AGENT_NAME)",
-    )
-    add(
-        "--no-signature",
-        dest="signature",
-        action="store_false",
-        default=None,
-        help="never add the invisible trace signature to answers (env WHYOPS_SERVER_NO_SIGNATURE)",
-    )
-
-
-def settings_from_args(args: argparse.Namespace) -> ServerSettings:
-    values = env_defaults()
-    for field in attrs.fields(ServerSettings):
-        given = getattr(args, field.name, None)
-        if given is not None:
-            values[field.name] = tuple(given) if field.name == "api_keys" else given
-    return ServerSettings(**values)  # type: ignore[arg-type]
 
 
 class _Server(uvicorn.Server):
@@ -197,6 +65,9 @@ class _Prepared:
 def _prepare(settings: ServerSettings) -> _Prepared:
     """Lock the database, bind the port, migrate and resolve keys; undo all of it on failure."""
     check_db_path(settings.db_path)
+    check_export(settings.otlp_export_url, settings.otlp_export_headers)
+    PriceTable.load(settings.prices_path)  # a bad --prices file stops the start (ValueError)
+    parse_budgets(settings.budgets)  # so does a bad --budget (ValueError naming it)
     lock = acquire(settings.db_path)
     try:
         sock = bind(settings)

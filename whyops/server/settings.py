@@ -73,6 +73,12 @@ class ServerSettings:
     default_agent: str = attrs.field(default="default", validator=_AGENT_NAME)
     require_agent_name: bool = False
     signature: bool = True
+    # OTLP forwarding of everything stored (whyops/server/otlp_export/): endpoint and headers.
+    otlp_export_url: str | None = None
+    otlp_export_headers: tuple[str, ...] = ()
+    # Cost: a price file over the shipped table (whyops/pricing/), and proxy budgets.
+    prices_path: str | None = None
+    budgets: tuple[str, ...] = ()
 
     @property
     def key_specs(self) -> tuple[KeySpec, ...]:
@@ -137,6 +143,8 @@ def env_defaults(env: Mapping[str, str] | None = None) -> dict[str, object]:
         "WHYOPS_SERVER_LOG_LEVEL": "log_level",
         "WHYOPS_SERVER_API_KEY_FILE": "api_key_file",
         "WHYOPS_SERVER_DEFAULT_AGENT": "default_agent",
+        "WHYOPS_SERVER_OTLP_EXPORT": "otlp_export_url",
+        "WHYOPS_SERVER_PRICES": "prices_path",
     }
     for name, field in plain.items():
         if env.get(name):
@@ -156,6 +164,12 @@ def env_defaults(env: Mapping[str, str] | None = None) -> dict[str, object]:
     if env.get("WHYOPS_SERVER_API_KEYS"):
         keys = [k.strip() for k in env["WHYOPS_SERVER_API_KEYS"].split(",") if k.strip()]
         values["api_keys"] = tuple(keys)
+    if env.get("WHYOPS_SERVER_OTLP_EXPORT_HEADERS"):
+        headers = env["WHYOPS_SERVER_OTLP_EXPORT_HEADERS"].split(",")
+        values["otlp_export_headers"] = tuple(h.strip() for h in headers if h.strip())
+    if env.get("WHYOPS_SERVER_BUDGETS"):
+        budgets = env["WHYOPS_SERVER_BUDGETS"].split(";")
+        values["budgets"] = tuple(b.strip() for b in budgets if b.strip())
     if "WHYOPS_SERVER_SIMULATE" in env:
         values["simulate"] = _env_bool(env["WHYOPS_SERVER_SIMULATE"])
     if "WHYOPS_SERVER_REQUIRE_AGENT_NAME" in env:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, MutableMapping
+from urllib.parse import unquote
 
 __all__ = [
     "AGENT_NAME",
@@ -20,6 +21,7 @@ __all__ = [
     "TRACEPARENT",
     "TRACE_ID",
     "add_trace_headers",
+    "configured_header",
     "outgoing_headers",
 ]
 
@@ -33,6 +35,7 @@ AGENT_NAME = "X-Agent-Name"
 #: W3C trace context: only for 32-hex trace ids, so a service that speaks W3C alone joins.
 TRACEPARENT = "traceparent"
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 header name
 _W3C_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _ZERO_TRACE_ID = "0" * 32
 
@@ -74,3 +77,18 @@ def add_trace_headers(headers: MutableMapping[str, str], wanted: Mapping[str, st
     for name, value in wanted.items():
         if name not in headers and (explicit is None or name not in (TRACE_ID, THREAD_ID)):
             headers[name] = value
+
+
+def configured_header(item: str, where: str) -> tuple[str, str]:
+    """One ``name=value`` header an operator configures (an ``OTEL_EXPORTER_OTLP_HEADERS``
+    item, an ``--otlp-export-header``), name and value percent-decoded.
+
+    A header HTTP cannot carry is refused here, naming ``where``: sent, it would fail every
+    request, and so lose every span, later."""
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"{where}: {item.strip()!r} is not name=value")
+    name, value = unquote(name.strip()), unquote(value.strip())
+    if not (_TOKEN.fullmatch(name) and value.isascii() and value.isprintable()):
+        raise ValueError(f"{where}: header {name!r} needs a token name and a printable ASCII value")
+    return name, value

@@ -14,6 +14,9 @@ from whyops.wire._read import count, field, is_record
 from whyops.wire.records import TokenUsage
 
 __all__ = [
+    "MAX_TOKENS",
+    "PROMPT_EXCLUDES_CACHE",
+    "USAGE_KEYS",
     "add_usage",
     "anthropic_usage",
     "merge_anthropic_usage",
@@ -32,6 +35,24 @@ _WIRE_KEYS = (
     ("reasoning_tokens", "reasoningTokens", False),
     ("cache_write_5m_tokens", "cacheWrite5mTokens", False),
     ("cache_write_1h_tokens", "cacheWrite1hTokens", False),
+)
+
+#: The largest count the server reads from a wire ``usage`` (a larger one is not counted):
+#: keeps per-trace sums far inside 64-bit integers.
+MAX_TOKENS = 2**40
+
+#: Each count (a :class:`TokenUsage` field) and the wire ``usage`` keys it is read from, the
+#: main key first: WhyOps' other SDKs send the later ones, read only when the main key is
+#: absent (WhyOps' ``a || b``). The server's token columns and the pricing read through this.
+USAGE_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("prompt_tokens", ("promptTokens", "inputTokens")),
+    ("completion_tokens", ("completionTokens", "outputTokens")),
+    ("total_tokens", ("totalTokens",)),
+    ("cache_read_tokens", ("cacheReadTokens",)),
+    ("cache_creation_tokens", ("cacheCreationTokens", "cacheWriteTokens")),
+    ("cache_write_5m_tokens", ("cacheWrite5mTokens",)),
+    ("cache_write_1h_tokens", ("cacheWrite1hTokens",)),
+    ("reasoning_tokens", ("reasoningTokens",)),
 )
 
 
@@ -129,6 +150,11 @@ def usage_of(usage: Any) -> TokenUsage | None:
 
 
 _SDK_MAPPERS = {"anthropic": anthropic_usage, "openai": openai_usage}
+
+#: Providers (``provider`` as WhyOps records it) whose prompt count leaves the cache reads and
+#: writes out, so that their usage is read by :func:`anthropic_usage`; every other provider's
+#: includes them, as OpenAI's and the OpenTelemetry GenAI ``gen_ai.usage.input_tokens`` do.
+PROMPT_EXCLUDES_CACHE = frozenset({"anthropic"})
 
 
 def merge_anthropic_usage(start: dict[str, Any], delta: Any) -> dict[str, Any]:

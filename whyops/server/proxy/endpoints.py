@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from whyops.server import bodies, nesting
 from whyops.server.auth import authenticate, extract_key
 from whyops.server.proxy import context, errors, redact, upstream
+from whyops.server.proxy.budgets import refuse_over_budget
 from whyops.server.proxy.events import (
     CallInfo,
     Draft,
@@ -183,6 +184,9 @@ async def model_call(request: Request, route: RouteSpec) -> Response:
         raw, body = await read_body(request)
     except (context.HeaderError, bodies.BodyError, upstream.QueryError) as exc:
         return refused(route.provider, exc)
+    spent = await refuse_over_budget(request, route.provider, str(project.id), given.agent_name)
+    if spent is not None:
+        return spent
     answers = context.answer_index(request.app)
     referenced = await answers.find(str(project.id), route.answer_refs(body))
     ids = context.resolve_trace(given, route.find_trace_id(body), referenced)

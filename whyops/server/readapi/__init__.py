@@ -1,4 +1,4 @@
-"""The read API: threads (traces), events, agents, the graph and span views, health."""
+"""The read API: threads (traces), events, agents, the graph and span views, stats, health."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from whyops.server.readapi.events import get_event, list_events
 from whyops.server.readapi.graph import get_graph
 from whyops.server.readapi.health import health
 from whyops.server.readapi.spans import get_spans
+from whyops.server.readapi.stats import get_stats
+from whyops.server.readapi.stats_top import get_top
 from whyops.server.readapi.threads import get_thread, list_threads
 
 
@@ -24,4 +26,6 @@ def routes() -> list[Route]:
         Route("/api/events/{event_id}", get_event, methods=["GET"]),
         Route("/api/entities", list_entities, methods=["GET"]),
         Route("/api/entities/{entity_id}", get_entity, methods=["GET"]),
+        Route("/api/stats", get_stats, methods=["GET"]),
+        Route("/api/stats/top", get_top, methods=["GET"]),
     ]

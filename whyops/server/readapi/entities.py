@@ -47,6 +47,7 @@ def _agent_json(row: Row, latest: dict[str, Any] | None) -> dict[str, Any]:
         "eventCount": row["event_count"],
         "successPercentage": _success_percentage(row["event_count"], row["error_count"]),
         "lastActive": row["last_active"],
+        "costUsd": row["cost_usd"],
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
         "latestVersion": latest,

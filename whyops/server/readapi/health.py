@@ -36,4 +36,6 @@ async def health(request: Request) -> Response:
     if await authenticate(request) is None:  # liveness only: nothing about the build or load
         return JSONResponse({"status": status["status"], "service": "whyops"})
     build = {"service": "whyops", "version": __version__, "schema": SCHEMA_VERSION}
-    return JSONResponse({**status, **build, **_writes(request.app.state)})
+    forwarder = getattr(request.app.state, "forwarder", None)  # --otlp-export
+    export = {} if forwarder is None else {"otlpExport": forwarder.status()}
+    return JSONResponse({**status, **build, **_writes(request.app.state), **export})

@@ -83,6 +83,9 @@ def thread_summary_json(row: Row) -> dict[str, Any]:
         "cacheCreationTokens": row["cache_creation_tokens"],
         "totalLatency": row["total_latency_ms"],
         "llmCalls": row["llm_calls"],
+        "reasoningTokens": row["reasoning_tokens"],
+        "costUsd": row["cost_usd"],  # the priced calls' sum; null: none priced
+        "unpricedCalls": row["unpriced_calls"],
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
     }

@@ -61,9 +61,18 @@ def _reaches_root(spans: dict[str, dict[str, Any]], sid: str) -> bool:
     return sid not in spans
 
 
+def _cost(timed: list[tuple[dict[str, Any], int]]) -> float | None:
+    """A model call's cost (its answer's); null for other spans and calls without a price."""
+    costs = [event["costUsd"] for event, _ in timed if event["costUsd"] is not None]
+    return sum(costs) if costs else None
+
+
 def build_spans(loaded: LoadedTrace) -> dict[str, Any]:
     trace = loaded.trace
-    spans = {sid: span_fields(sid, events) for sid, events in _group(loaded).items()}
+    spans = {
+        sid: {**span_fields(sid, timed), "costUsd": _cost(timed)}
+        for sid, timed in _group(loaded).items()
+    }
     roots = _link(spans)
     start_us = trace["first_ts_us"]
     ordered = sorted(spans.values(), key=lambda s: (s["startUs"], s["endUs"] or 0))

@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any, TypeVar
 
+from whyops.pricing import PriceTable
 from whyops.server.settings import KeySpec
 from whyops.server.store.agents import init_agent
 from whyops.server.store.checkpoint import Checkpointer
@@ -47,7 +48,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _open(target: str) -> Any:
+def open_migrated(target: str) -> Any:
     """A migrated write connection to ``target`` (a SQLite path or a PostgreSQL URL)."""
     if is_postgres_url(target):
         from whyops.server.store import pg  # psycopg only when PostgreSQL is asked for
@@ -65,7 +66,7 @@ def _open(target: str) -> Any:
 
 def bootstrap_keys(path: str, specs: Sequence[KeySpec]) -> tuple[dict[str, Project], str | None]:
     """Migrate the database at ``path`` and resolve its keys (see ``keys.resolve_keys``)."""
-    conn = _open(path)
+    conn = open_migrated(path)
     try:
         return resolve_keys(conn, specs)
     finally:
@@ -75,7 +76,7 @@ def bootstrap_keys(path: str, specs: Sequence[KeySpec]) -> tuple[dict[str, Proje
 def remember_key(path: str, key: str, project_name: str) -> None:
     """Store ``key`` (hashed) in the database at ``path``: a plain ``whyops serve`` of that
     file then accepts it, for ``project_name``'s traces."""
-    conn = _open(path)
+    conn = open_migrated(path)
     try:
         store_key(conn, key, project_name)
     finally:
@@ -123,19 +124,19 @@ class _SqliteReaders:
 class Store:
     """The database of one server: writes go through the writer thread, reads don't."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, prices: PriceTable | None = None) -> None:
         self.path = path
-        _open(path).close()
+        open_migrated(path).close()
         self.postgres = is_postgres_url(path)
         self._checkpointer: Checkpointer | None = None
         self._readers: Any
         if self.postgres:
             from whyops.server.store import pg
 
-            self._writer = Writer(pg.PgBackend(path))
+            self._writer = Writer(pg.PgBackend(path), prices)
             self._readers = pg.PgReaders(path)
         else:
-            self._writer = Writer(path)
+            self._writer = Writer(path, prices)
             self._checkpointer = Checkpointer(path)
             self._readers = _SqliteReaders(path)
 

@@ -7,6 +7,8 @@ import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
+from whyops.pricing import PriceTable
+from whyops.pricing.cost import cost_usd
 from whyops.server.store.agents import resolve_agent
 from whyops.server.store.dialect import DIALECTS, Connection, dialect_of
 from whyops.server.store.ids import uuid7_batch
@@ -26,6 +28,7 @@ EVENT_COLUMNS = (
     "external_user_id", "idempotency_key", "content", "metadata", "model", "provider",
     "prompt_tokens", "completion_tokens", "total_tokens", "cache_read_tokens",
     "cache_creation_tokens", "latency_ms", "finish_reason", "is_error", "created_at",
+    "reasoning_tokens", "cost_usd", "price_version",
 )  # fmt: skip
 _INSERT_EVENT = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)})"
@@ -36,8 +39,9 @@ _UPSERT_TRACE_TEMPLATE = """
 INSERT INTO traces (project_id, trace_id, agent_name, agent_id, agent_version_id, thread_id,
     external_user_id, first_ts, first_ts_us, last_ts, last_ts_us, event_count, error_count,
     prompt_tokens, completion_tokens, total_tokens, cache_read_tokens, cache_creation_tokens,
-    total_latency_ms, llm_calls, last_model, created_at, updated_at, updated_us)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    total_latency_ms, llm_calls, last_model, created_at, updated_at, updated_us,
+    reasoning_tokens, cost_usd, unpriced_calls)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (project_id, trace_id) DO UPDATE SET
     thread_id = coalesce(traces.thread_id, excluded.thread_id),
     external_user_id = coalesce(traces.external_user_id, excluded.external_user_id),
@@ -56,6 +60,10 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
     cache_creation_tokens = traces.cache_creation_tokens + excluded.cache_creation_tokens,
     total_latency_ms = traces.total_latency_ms + excluded.total_latency_ms,
     llm_calls = traces.llm_calls + excluded.llm_calls,
+    reasoning_tokens = traces.reasoning_tokens + excluded.reasoning_tokens,
+    -- NULL until a call is priced: the sum of the priced calls, never a made-up zero
+    cost_usd = coalesce(traces.cost_usd + excluded.cost_usd, traces.cost_usd, excluded.cost_usd),
+    unpriced_calls = traces.unpriced_calls + excluded.unpriced_calls,
     last_model = coalesce(excluded.last_model, traces.last_model),
     updated_at = excluded.updated_at,
     updated_us = excluded.updated_us
@@ -130,6 +138,7 @@ def _assign_trace(
     """Ids, spans and steps for one trace's new events (WhyOps: a step follows the trace's
     last); a row whose key is ``seen`` (stored, or earlier in ``rows``) repeats that one."""
     new_trace = last == 0
+    prices = state.prices
     fresh: list[EventRow] = []
     params: list[tuple[object, ...]] = []
     results: list[EventResult] = []
@@ -147,6 +156,8 @@ def _assign_trace(
             parent = step - 1
         last = max(last, step)
         span = row.span_id or "span_" + secrets.token_urlsafe(16)
+        if prices is not None and row.event_type in _LLM_TYPES:
+            price_row(prices, row)
         result = EventResult(row.item, next(new_ids), "saved", step, parent, span)
         if idempotency_key is not None:
             seen[idempotency_key] = result
@@ -279,7 +290,7 @@ def _event_params(
         row.idempotency_key, row.content, row.metadata, row.model, row.provider,
         row.prompt_tokens, row.completion_tokens, row.total_tokens, row.cache_read_tokens,
         row.cache_creation_tokens, row.latency_ms, row.finish_reason, int(row.is_error),
-        created_at,
+        created_at, row.reasoning_tokens, row.cost_usd, row.price_version,
     )  # fmt: skip
 
 
@@ -295,7 +306,9 @@ def _trace_params(
     """The trace row's share of this batch: one pass over the new events."""
     first = last = fresh[0]
     errors = calls = prompt = completion = total = cache_read = cache_created = 0
+    reasoning = unpriced = 0
     latency = 0.0
+    cost: float | None = None
     thread = user = model = None
     for row in fresh:
         if row.ts_us < first.ts_us:
@@ -314,11 +327,16 @@ def _trace_params(
             cache_created += row.cache_creation_tokens or 0
             latency += row.latency_ms or 0
             model = row.model or model
+            reasoning += row.reasoning_tokens or 0
+            if row.cost_usd is not None:
+                cost = row.cost_usd if cost is None else cost + row.cost_usd
+            elif has_tokens(row):
+                unpriced += 1
     return (
         project_id, trace_id, fresh[0].agent_name, agent_id, version_id, thread, user,
         first.ts, first.ts_us, last.ts, last.ts_us, len(fresh), errors, prompt, completion,
         total, cache_read, cache_created, latency, calls, model, created_at, created_at,
-        stamp_us,
+        stamp_us, reasoning, cost, unpriced,
     )  # fmt: skip
 
 
@@ -326,3 +344,30 @@ def _total(row: EventRow) -> int:
     if row.total_tokens is not None:
         return row.total_tokens
     return (row.prompt_tokens or 0) + (row.completion_tokens or 0)
+
+
+def price_row(prices: PriceTable, row: EventRow) -> None:
+    """Set an LLM call's cost and the price version (left None: no price, or no tokens)."""
+    priced = prices.priced(row.provider, row.model)
+    if priced is None or not has_tokens(row):
+        return
+    price, rates = priced
+    # In pricing.Counts' order, as a plain tuple: cheaper to build once per call.
+    counts = (
+        row.prompt_tokens, row.completion_tokens, row.total_tokens, row.cache_read_tokens,
+        row.cache_creation_tokens, row.cache_write_5m_tokens, row.cache_write_1h_tokens,
+        row.reasoning_tokens,
+    )  # fmt: skip
+    row.cost_usd = cost_usd(price, rates, counts)
+    row.price_version = prices.version
+
+
+def has_tokens(row: EventRow) -> bool:
+    """Whether the call reported any token count (a call without one has nothing to price)."""
+    return (
+        row.prompt_tokens is not None
+        or row.completion_tokens is not None
+        or row.total_tokens is not None
+        or row.cache_read_tokens is not None
+        or row.cache_creation_tokens is not None
+    )

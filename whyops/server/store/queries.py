@@ -40,6 +40,9 @@ EVENT_FIELDS: tuple[tuple[str, str], ...] = (
     ("finishReason", "finish_reason"),
     ("hasError", "is_error = 1"),
     ("createdAt", "created_at"),
+    # An LLM call's cost in USD at the price version that priced it; null: no price.
+    ("costUsd", "cost_usd"),
+    ("priceVersion", "price_version"),
 )
 TS_US = len(EVENT_FIELDS)
 CONTENT = TS_US + 1
@@ -65,7 +68,7 @@ TRACE_COLUMNS = (
     " t.external_user_id, t.first_ts, t.first_ts_us, t.last_ts, t.last_ts_us, t.event_count,"
     " t.error_count, t.prompt_tokens, t.completion_tokens, t.total_tokens, t.cache_read_tokens,"
     " t.cache_creation_tokens, t.total_latency_ms, t.llm_calls, t.last_model, t.created_at,"
-    " t.updated_at, t.updated_us"
+    " t.updated_at, t.updated_us, t.cost_usd, t.unpriced_calls, t.reasoning_tokens"
 )
 
 
@@ -189,7 +192,8 @@ def list_agents(
 ) -> tuple[int, list[Row]]:
     """Agents with their version, trace, event and error counts, most recently updated first.
 
-    ``error_count`` counts error events; ``traces_with_errors`` the traces holding one or more.
+    ``error_count`` counts error events; ``traces_with_errors`` the traces holding one or more;
+    ``cost_usd`` sums the priced traces (NULL: none priced).
     """
     only = "" if agent_id is None else " AND a.id = ?"
     params: tuple[object, ...] = (project_id,) if agent_id is None else (project_id, agent_id)
@@ -208,7 +212,9 @@ def list_agents(
         "   AND t.agent_id = a.id AND t.error_count > 0) AS traces_with_errors,"
         " (SELECT count(*) FROM agent_versions v WHERE v.agent_id = a.id) AS version_count,"
         " (SELECT max(last_ts) FROM traces t"
-        "   WHERE t.project_id = a.project_id AND t.agent_id = a.id) AS last_active"
+        "   WHERE t.project_id = a.project_id AND t.agent_id = a.id) AS last_active,"
+        " (SELECT sum(cost_usd) FROM traces t"
+        "   WHERE t.project_id = a.project_id AND t.agent_id = a.id) AS cost_usd"
         f" FROM agents a WHERE a.project_id = ?{only} ORDER BY a.updated_at DESC, a.name"
         " LIMIT ? OFFSET ?",
         (*params, limit, offset),

@@ -37,9 +37,16 @@ class EventRow:
     total_tokens: int | None = None
     cache_read_tokens: int | None = None
     cache_creation_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    # The cache writes split by lifetime (priced apart; stored only in ``metadata``).
+    cache_write_5m_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
     latency_ms: float | None = None
     finish_reason: str | None = None
     is_error: bool = False
+    # What the call cost at the price table's ``price_version`` (set at ingest; None: no price).
+    cost_usd: float | None = None
+    price_version: str | None = None
     # An ``error`` event restating an exception recorded in an inner span (content
     # ``originSpanId``): the span failed, but the exception is counted once, where it began.
     error_echo: bool = False

@@ -112,7 +112,26 @@ CREATE UNIQUE INDEX events_by_idempotency_key
     ON events (project_id, trace_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Version 2: cost and OTLP. An LLM call's cost in USD with the price-table version that priced
+# it (NULL: no price for that model, never a made-up zero), reasoning tokens as a column for
+# the aggregates, per-trace sums, an index for time ranges (/api/stats), and the positions of
+# the durable OTLP forwarder (--otlp-export).
+_V2 = """
+ALTER TABLE events ADD COLUMN reasoning_tokens INTEGER;
+ALTER TABLE events ADD COLUMN cost_usd REAL;
+ALTER TABLE events ADD COLUMN price_version TEXT;
+ALTER TABLE traces ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traces ADD COLUMN cost_usd REAL;
+ALTER TABLE traces ADD COLUMN unpriced_calls INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX events_by_time ON events (project_id, ts_us);
+CREATE TABLE export_cursors (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # What PostgreSQL adds to each version: the insertion order SQLite's rowid gives, the index
@@ -130,7 +149,7 @@ CREATE TABLE proxy_answers (
 );
 CREATE INDEX proxy_answers_by_age ON proxy_answers (created_us);
 """
-PG_EXTRAS: tuple[str, ...] = (_PG_V1,)
+PG_EXTRAS: tuple[str, ...] = (_PG_V1, "")
 # pg_advisory_xact_lock key serializing migrations ("whyops" in ASCII).
 MIGRATION_LOCK = 0x7768796F7073
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from whyops.pricing import PriceTable
 from whyops.server.store.connection import open_writer, unwritable
 from whyops.server.store.dialect import Connection, LockBusy, dialect_of
 
@@ -50,6 +51,8 @@ class WriterState:
     last_stamp_us: int = 0
     exclusive: bool = True
     answers_pruned_us: int = 0  # when expired proxy answer ids were last deleted (answers.py)
+    # The price table that prices LLM calls at ingest (None: calls are stored unpriced).
+    prices: PriceTable | None = None
 
     def remember_step(self, key: tuple[str, str], step: int) -> None:
         if not self.exclusive:
@@ -194,11 +197,11 @@ _BUSY = object()  # a job's result: a lock it needs is held by another server
 class Writer:
     """Owns the write connection and the thread that uses it."""
 
-    def __init__(self, target: str | Backend) -> None:
+    def __init__(self, target: str | Backend, prices: PriceTable | None = None) -> None:
         self._backend = SqliteBackend(target) if isinstance(target, str) else target
         self._conn: Any = self._backend.connect()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._state = WriterState(exclusive=self._backend.exclusive)
+        self._state = WriterState(exclusive=self._backend.exclusive, prices=prices)
         self._lock = threading.Lock()
         self._closed = False
         self.commits = 0  # transactions committed, for tests and the benchmark

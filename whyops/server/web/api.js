@@ -52,6 +52,9 @@ async function getJson(path, params) {
     try {
       const body = await response.json();
       detail = typeof body.error === "string" ? body.error : JSON.stringify(body.error ?? body);
+      // A 400 names the fields it refused: "Validation failed: to: Must be later than from".
+      const fields = Array.isArray(body.details) ? body.details.filter((d) => d?.field) : [];
+      if (fields.length) detail += `: ${fields.map((d) => `${d.field}: ${d.message}`).join("; ")}`;
     } catch {
       detail = response.statusText;
     }
@@ -78,6 +81,15 @@ export function getSpans(traceId) {
 
 export function listEvents(params) {
   return getJson("/events", { include: "content,metadata", limit: 200, ...params });
+}
+
+/** Counts, error rate, latency, tokens and cost per time bucket (docs/server.md). */
+export function getStats(params) {
+  return getJson("/stats", params);
+}
+
+export function getStatsTop(kind, params) {
+  return getJson("/stats/top", { kind, ...params });
 }
 
 export function listAgents() {

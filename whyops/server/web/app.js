@@ -2,6 +2,7 @@
 
 import { renderAgent, renderAgents } from "./agents.js";
 import { adoptKeyFromHash, getKey, setKey } from "./api.js";
+import { renderDashboard } from "./dashboard.js";
 import { clear, h } from "./dom.js";
 import { renderThread } from "./thread.js";
 import { renderTrace } from "./trace.js";
@@ -13,6 +14,7 @@ const ROUTES = {
   agents: (view) => renderAgents(view),
   agent: (view, id) => renderAgent(view, id),
   thread: (view, id) => renderThread(view, id),
+  dashboard: (view, _id, params, life) => renderDashboard(view, params, life),
 };
 
 /** Timers owned by the current view; navigating away stops them. */
@@ -100,9 +102,15 @@ async function route() {
   }
 }
 
+const NAV_SECTIONS = new Map([
+  ["agent", "agents"],
+  ["agents", "agents"],
+  ["dashboard", "dashboard"],
+]);
+
 function markNav() {
   const { name } = parseHash();
-  const section = name === "agent" ? "agents" : name === "agents" ? "agents" : "traces";
+  const section = NAV_SECTIONS.get(name) ?? "traces";
   for (const a of document.querySelectorAll("nav a"))
     a.classList.toggle("active", a.dataset.section === section);
 }
