@@ -125,3 +125,37 @@ def run_python(code: str, timeout: float = 30.0, env: dict[str, str] | None = No
         cwd=ROOT,
         env=env,
     )
+
+
+# A process that configures whyops ({configure}), sends a span and a failed one, and prints
+# what was delivered and which modules the flusher imported (a fork during an import on the
+# flusher would leave a child a half-loaded module).
+FIRST_SEND_SCRIPT = """
+import importlib.abc, sys, threading
+import whyops
+{configure}
+imported = []
+
+class Spy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if threading.current_thread() is not threading.main_thread():
+            imported.append(name)
+        return None
+
+sys.meta_path.insert(0, Spy())
+
+@whyops.tool
+def work(i):
+    return i
+
+@whyops.tool
+def fails():
+    raise ValueError("no")
+
+work(1)
+try:
+    fails()
+except ValueError:
+    pass
+print(whyops.flush(10).delivered, imported)
+"""

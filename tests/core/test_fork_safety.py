@@ -7,7 +7,7 @@ import random
 from collections import Counter
 
 import pytest
-from core_helpers import Sink, run_python
+from core_helpers import FIRST_SEND_SCRIPT, Sink, run_python
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -85,38 +85,10 @@ def test_fifty_forks_at_random_moments_of_a_busy_flusher(sink: Sink) -> None:
 
 # The flusher's first send imports nothing: a fork during an import on the flusher leaves the
 # child the module half-made and its lock held (the child's sends fail or wait forever).
-FIRST_SEND = """
-import importlib.abc, sys, threading
-import whyops
-whyops.configure(api_key="k", analyse_url={url!r}, flush_interval=0.005)
-imported = []
-
-class Spy(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if threading.current_thread() is not threading.main_thread():
-            imported.append(name)
-        return None
-
-sys.meta_path.insert(0, Spy())
-
-@whyops.tool
-def work(i):
-    return i
-
-@whyops.tool
-def fails():
-    raise ValueError("no")
-
-work(1)
-try:
-    fails()
-except ValueError:
-    pass
-print(whyops.flush(10).delivered, imported)
-"""
 
 
 def test_the_flusher_imports_nothing_on_its_first_send(sink: Sink) -> None:
-    result = run_python(FIRST_SEND.format(url=sink.url))
+    configure = f'whyops.configure(api_key="k", analyse_url={sink.url!r}, flush_interval=0.005)'
+    result = run_python(FIRST_SEND_SCRIPT.format(configure=configure))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "2 []", result.stdout

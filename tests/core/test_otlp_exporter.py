@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from core_helpers import Sink, run_python
+from core_helpers import FIRST_SEND_SCRIPT, Sink, run_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from otlp_receiver import OtlpReceiver, attributes_of
@@ -363,43 +363,17 @@ def test_import_whyops_loads_no_opentelemetry_or_protobuf() -> None:
     assert result.stdout.strip() == "[]"
 
 
-FIRST_SEND = """
-import importlib.abc, sys, threading
-import whyops
-whyops.configure(exporter="otlp", flush_interval=0.005)
-imported = []
-
-class Spy(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if threading.current_thread() is not threading.main_thread():
-            imported.append(name)
-        return None
-
-sys.meta_path.insert(0, Spy())
-
-@whyops.tool
-def work(i):
-    return i
-
-@whyops.tool
-def fails():
-    raise ValueError("no")
-
-work(1)
-try:
-    fails()
-except ValueError:
-    pass
-print(whyops.flush(10).delivered, imported)
-"""
-
-
 @pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
 def test_the_flusher_imports_nothing_on_its_first_send(
     receiver: OtlpReceiver, protocol: str
 ) -> None:
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol}
-    result = run_python(FIRST_SEND, env=env)
+    result = run_python(
+        FIRST_SEND_SCRIPT.format(
+            configure='whyops.configure(exporter="otlp", flush_interval=0.005)'
+        ),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "2 []", result.stdout
 
